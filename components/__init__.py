@@ -1,0 +1,1 @@
+"""One ComponentResource per file: the building blocks __main__.py composes."""

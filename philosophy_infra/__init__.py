@@ -1,0 +1,1 @@
+"""Offline tooling and shared config, naming and tagging of philosophy-infra."""

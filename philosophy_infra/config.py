@@ -1,0 +1,257 @@
+"""The typed stack config: what `Pulumi.<stack>.yaml` may say under `philosophy-infra:`, validated up front.
+
+pydantic checks shapes, types, enums and unknown keys; each section's `issues()` checks the rules that span
+fields. Every problem becomes a `ConfigIssue` naming the full config key, the value and the rule, and
+`load_stack_config` raises them all at once before the program registers a single resource.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from ipaddress import IPv4Network
+from typing import Any, Self
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from philosophy_infra import cidr
+
+NAMESPACE = "philosophy-infra"
+REGION_KEY = "aws:region"
+
+# The retention values CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    key: str  # path below the namespace, e.g. "network.privateSubnets[1]"
+    value: Any
+    rule: str
+
+    @property
+    def full_key(self) -> str:
+        return self.key if ":" in self.key else f"{NAMESPACE}:{self.key}"
+
+    def __str__(self) -> str:
+        return f"{self.full_key} = {json.dumps(self.value, default=str)}: {self.rule}"
+
+
+class StackConfigError(pulumi.RunError):
+    """The stack config breaks one or more rules; `str()` lists each with its key, value and rule.
+
+    A `RunError`, so a real `pulumi up` prints the message alone, without a Python traceback."""
+
+    def __init__(self, stack: str, issues: list[ConfigIssue]) -> None:
+        self.stack = stack
+        self.issues = issues
+        lines = "\n".join(f"  - {issue}" for issue in issues)
+        super().__init__(f"invalid config for stack '{stack}' ({len(issues)} problem(s)):\n{lines}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, use_enum_values=False
+    )
+
+
+# --- enums: every mode is named --------------------------------------------------------------------------
+
+
+class NatGatewayStrategy(StrEnum):
+    """How private subnets reach the internet."""
+
+    ONE_PER_AZ = "onePerAz"  # a zone outage takes out only that zone's egress
+    SINGLE = "single"  # one NAT in the first zone: cheaper, a single point of failure
+
+
+class DataProtection(StrEnum):
+    """What guards stateful resources (database, cache, buckets) against a deploy that would delete them."""
+
+    PROTECTED = "protected"  # Pulumi protect + deletion protection + final snapshot
+    SNAPSHOT_ONLY = "snapshotOnly"  # final snapshot on delete, nothing else: for disposable environments
+
+
+class AssetsEncryption(StrEnum):
+    KMS = "kms"  # SSE-KMS with a customer managed key and an S3 bucket key
+    S3_MANAGED = "s3Managed"  # SSE-S3 (AES256), keys owned by S3
+
+
+# --- sections --------------------------------------------------------------------------------------------
+
+
+class NetworkConfig(_Model):
+    cidr: IPv4Network
+    availability_zones: list[str] = Field(min_length=2, max_length=6)
+    private_subnets: list[IPv4Network] | None = None
+    public_subnets: list[IPv4Network] | None = None
+    database_subnets: list[IPv4Network] | None = None
+    nat_gateways: NatGatewayStrategy = NatGatewayStrategy.ONE_PER_AZ
+    enable_vpn_gateway: bool = False
+    flow_log_retention_days: int = 365
+
+    def tier_subnets(self) -> dict[str, list[IPv4Network]]:
+        """The subnets of each tier: the ones the config lists, or a plan carved from the VPC CIDR."""
+        explicit = {"private": self.private_subnets, "public": self.public_subnets, "database": self.database_subnets}
+        if all(v is not None for v in explicit.values()):
+            return {tier: list(v or []) for tier, v in explicit.items()}
+        planned = cidr.plan_subnets(self.cidr, len(self.availability_zones))
+        return {tier: list(v) if v is not None else planned[tier] for tier, v in explicit.items()}
+
+    def issues(self, region: str) -> Iterator[ConfigIssue]:
+        if not cidr.MIN_PREFIX <= self.cidr.prefixlen <= cidr.MAX_PREFIX:
+            yield ConfigIssue("network.cidr", str(self.cidr), "VPC netmask must be between /16 and /28")
+        for i, az in enumerate(self.availability_zones):
+            if not re.fullmatch(rf"{re.escape(region)}[a-z]", az):
+                yield ConfigIssue(
+                    f"network.availabilityZones[{i}]",
+                    az,
+                    f"zone must be in the stack's region {region} (e.g. {region}a)",
+                )
+            if az in self.availability_zones[:i]:
+                yield ConfigIssue(f"network.availabilityZones[{i}]", az, "each availability zone may be listed once")
+        if self.flow_log_retention_days not in LOG_RETENTION_DAYS:
+            yield ConfigIssue(
+                "network.flowLogRetentionDays",
+                self.flow_log_retention_days,
+                f"must be a CloudWatch Logs retention value: {sorted(LOG_RETENTION_DAYS)}",
+            )
+        try:
+            tiers = self.tier_subnets()
+        except ValueError as exc:
+            yield ConfigIssue("network.cidr", str(self.cidr), f"cannot plan the subnets left out: {exc}")
+            return
+        for problem in cidr.layout_problems(self.cidr, len(self.availability_zones), tiers):
+            key = f"network.{problem.tier}Subnets" + ("" if problem.index is None else f"[{problem.index}]")
+            yield ConfigIssue(key, problem.value, problem.rule)
+
+
+class AssetsConfig(_Model):
+    encryption: AssetsEncryption = AssetsEncryption.KMS
+    infrequent_access_after_days: int = Field(default=30, ge=30)
+    glacier_instant_retrieval_after_days: int = Field(default=90, ge=1)
+    noncurrent_version_expiration_days: int = Field(default=90, ge=1)
+    abort_incomplete_multipart_upload_days: int = Field(default=7, ge=1)
+
+    def issues(self) -> Iterator[ConfigIssue]:
+        # S3 keeps an object in STANDARD_IA for at least 30 days before a lifecycle rule may move it on.
+        if self.glacier_instant_retrieval_after_days < self.infrequent_access_after_days + 30:
+            yield ConfigIssue(
+                "assets.glacierInstantRetrievalAfterDays",
+                self.glacier_instant_retrieval_after_days,
+                "must be at least 30 days after infrequentAccessAfterDays "
+                f"({self.infrequent_access_after_days}): S3 keeps objects in STANDARD_IA for 30 days",
+            )
+
+
+class StackConfig(_Model):
+    """Everything one stack's `Pulumi.<stack>.yaml` says, plus the AWS region it deploys to."""
+
+    region: str
+    environment: str
+    owner: str = Field(min_length=1)
+    cost_center: str | None = None
+    data_protection: DataProtection = DataProtection.PROTECTED
+    network: NetworkConfig
+    assets: AssetsConfig = AssetsConfig()
+
+    def issues(self) -> Iterator[ConfigIssue]:
+        if not _REGION.fullmatch(self.region):
+            yield ConfigIssue(REGION_KEY, self.region, "must be an AWS region name such as eu-west-1")
+            return
+        if not _SLUG.fullmatch(self.environment):
+            yield ConfigIssue(
+                "environment",
+                self.environment,
+                "must be 2-21 lowercase letters, digits or dashes, starting with a letter",
+            )
+        yield from self.network.issues(self.region)
+        yield from self.assets.issues()
+
+    @property
+    def protected(self) -> bool:
+        return self.data_protection is DataProtection.PROTECTED
+
+    @classmethod
+    def from_raw(cls, stack: str, raw: Mapping[str, Any]) -> Self:
+        """Validate the stack's config map (full keys such as `philosophy-infra:network`, values as Pulumi
+        passes them: strings, JSON for objects) and return the model, or raise `StackConfigError`."""
+        section: dict[str, Any] = {}
+        issues: list[ConfigIssue] = []
+        for full_key, value in raw.items():
+            namespace, _, key = full_key.partition(":")
+            if namespace != NAMESPACE:
+                continue
+            if key == "region":
+                issues.append(ConfigIssue(key, value, f"unknown key: the region is read from {REGION_KEY}"))
+                continue
+            section[key] = _decode(value)
+        region = raw.get(REGION_KEY)
+        if region is None:
+            issues.append(ConfigIssue(REGION_KEY, None, "is required: the AWS region this stack deploys to"))
+        section["region"] = region or ""
+        if issues:
+            raise StackConfigError(stack, issues)
+        try:
+            model = cls.model_validate(section)
+        except ValidationError as exc:
+            raise StackConfigError(stack, [_issue_from_pydantic(cls, err) for err in exc.errors()]) from None
+        found = list(model.issues())
+        if found:
+            raise StackConfigError(stack, found)
+        return model
+
+
+def _decode(value: Any) -> Any:
+    # Pulumi hands structured config to the program as JSON text; plain scalars stay text for pydantic.
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _issue_from_pydantic(model: type[BaseModel], err: Any) -> ConfigIssue:
+    loc = tuple(err["loc"])
+    if loc == ("region",):
+        key = REGION_KEY
+    else:
+        key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    rule = err["msg"]
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(model, loc[:-1])
+        rule = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
+    elif err["type"] == "missing":
+        rule = "is required"
+    value = err.get("input") if err["type"] != "missing" else None
+    return ConfigIssue(key, value if not isinstance(value, BaseModel) else str(value), rule)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        current = annotation
+    return sorted(f.alias or n for n, f in current.model_fields.items() if n != "region")
+
+
+def load_stack_config() -> StackConfig:
+    """The running stack's config, as the Pulumi engine (or the offline plan) handed it to the program."""
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return StackConfig.from_raw(pulumi.get_stack(), raw)

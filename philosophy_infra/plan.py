@@ -1,0 +1,330 @@
+"""The offline plan: run a Pulumi program under Pulumi's own mock runtime and record what it would register.
+
+No Pulumi CLI, provider plugin, network or credentials are involved. A `RecordingMonitor` (a `MockMonitor`)
+captures every RegisterResource request exactly as the SDK sends it: type, name, parent, dependencies,
+protect, retainOnDelete and the serialized inputs, in which secrets still carry Pulumi's secret signature and
+are masked here. `PlanMocks` stands in for the providers: placeholder ids, the computed outputs the program
+reads (ARNs, auto-names, endpoints), and data sources answered for the stack's region.
+
+The same `run_program` serves the `plan` CLI (whole `__main__.py`) and the tests (one component at a time),
+each run on a fresh event loop and a fresh runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks, set_mocks
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+SCHEMA_VERSION = 1
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+ACCOUNT_ID = "123456789012"
+
+# Signatures of Pulumi's wire format (sdk/go/common/resource/sig).
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SIG_SECRET = "1b47061264138c4ac30d75fd1eb44270"
+_SIG_RESOURCE = "5cf8f73096256a8f31e491e813e4eb8e"
+_UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:7]
+
+
+class PlanMocks(Mocks):
+    """Provider stand-ins: deterministic ids and the computed outputs our program reads."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.partition = partition_of(region)
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        region, partition = self.region, self.partition
+        answers: dict[str, dict[str, Any]] = {
+            "aws:index/getCallerIdentity:getCallerIdentity": {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:{partition}:iam::{ACCOUNT_ID}:user/offline-plan",
+                "userId": "AIDAOFFLINEPLAN",
+                "id": ACCOUNT_ID,
+            },
+            "aws:index/getPartition:getPartition": {
+                "partition": partition,
+                "dnsSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
+                "reverseDnsPrefix": "cn.com.amazonaws" if partition == "aws-cn" else "com.amazonaws",
+                "id": partition,
+            },
+            "aws:index/getRegion:getRegion": {
+                "name": region,
+                "region": region,
+                "id": region,
+                "endpoint": f"ec2.{region}.amazonaws.com",
+                "description": region,
+            },
+            "aws:index/getAvailabilityZones:getAvailabilityZones": {
+                "names": [f"{region}{s}" for s in "abc"],
+                "zoneIds": [f"{region.replace('-', '')[:5]}-az{i}" for i in (1, 2, 3)],
+                "groupNames": [region],
+                "id": region,
+            },
+        }
+        if args.token not in answers:
+            # An unanswered invoke would hang the run (pulumi/pulumi#7888): fail loudly instead.
+            raise NotImplementedError(f"the offline plan has no answer for the data source {args.token}")
+        return answers[args.token], []
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        state = dict(args.inputs)
+        if not args.custom:
+            return "", _component_outputs(args.typ, args.name, state, self.region)
+        physical = f"{args.name}-{_short_hash(args.name)}"
+        resource_id = f"{args.name}-id"
+        pkg, _, kind = args.typ.partition(":")
+        service = kind.split("/")[0]
+        if pkg == "aws":
+            state.setdefault("name", physical)
+            state.setdefault(
+                "arn", f"arn:{self.partition}:{service}:{self.region}:{ACCOUNT_ID}:{service}/{state['name']}"
+            )
+            state.update(_aws_outputs(args.typ, state, self.region))
+            resource_id = _aws_id(args.typ, state, resource_id)
+        return resource_id, state
+
+
+def _aws_id(typ: str, state: dict[str, Any], default: str) -> str:
+    if typ == "aws:s3/bucket:Bucket":
+        return str(state["bucket"])
+    if typ in ("aws:rds/subnetGroup:SubnetGroup", "aws:elasticache/subnetGroup:SubnetGroup"):
+        return str(state["name"])
+    return default
+
+
+def _aws_outputs(typ: str, state: dict[str, Any], region: str) -> dict[str, Any]:
+    """Computed outputs that only the provider would know."""
+    name = state["name"]
+    if typ == "aws:s3/bucket:Bucket":
+        bucket = state.get("bucket") or f"{name}".lower()
+        return {
+            "bucket": bucket,
+            "arn": f"arn:aws:s3:::{bucket}",
+            "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
+        }
+    if typ == "aws:iam/role:Role":
+        return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"}
+    if typ == "aws:cloudwatch/logGroup:LogGroup":
+        return {"arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}"}
+    if typ == "aws:kms/key:Key":
+        return {"keyId": f"{name}-key-id", "arn": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{name}-key-id"}
+    return {}
+
+
+def _component_outputs(typ: str, name: str, state: dict[str, Any], region: str) -> dict[str, Any]:
+    """Outputs of remote (multi-language) components, whose children the mocks never build."""
+    return state
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None
+    dependencies: list[str]
+    protect: bool
+    retain_on_delete: bool
+    provider: str | None
+    inputs: dict[str, Any]
+    id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "id": self.id,
+            "custom": self.custom,
+            "parent": self.parent,
+            "dependencies": self.dependencies,
+            "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
+            "provider": self.provider,
+            "inputs": self.inputs,
+        }
+
+
+class RecordingMonitor(MockMonitor):
+    """A MockMonitor that keeps every registration request, in order, in plan form."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        deps = set(request.dependencies)
+        for prop_deps in request.propertyDependencies.values():
+            deps.update(prop_deps.urns)
+        provider = request.provider.rsplit("::", 1)[0] if request.provider else None
+        inputs = _plain(json_format.MessageToDict(request.object, preserving_proto_field_name=True))
+        self.recorded.append(
+            RecordedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent or None,
+                dependencies=sorted(deps),
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                provider=provider or None,
+                inputs=inputs if isinstance(inputs, dict) else {},
+                id=(response.id or None) if request.custom else None,
+            )
+        )
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Wire-format value -> plain JSON: secrets masked, resource references as urn, unknowns marked."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG_KEY)
+        if sig == _SIG_SECRET:
+            return SECRET
+        if sig == _SIG_RESOURCE:
+            return value.get("urn") or value.get("id")
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if value == _UNKNOWN_VALUE:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schemaVersion": SCHEMA_VERSION,
+            "project": self.project,
+            "stack": self.stack,
+            "resources": [r.to_json() for r in self.resources],
+            "outputs": self.outputs,
+        }
+
+    # Conveniences for tests and tools.
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str, name: str | None = None) -> RecordedResource:
+        found = [r for r in self.of_type(type_token) if name is None or r.name == name]
+        if len(found) != 1:
+            raise LookupError(f"expected one {type_token} named {name!r}, found {[r.name for r in found]}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> RecordedResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def type_counts(self) -> Counter[str]:
+        return Counter(r.type for r in self.resources if r.type != "pulumi:pulumi:Stack")
+
+
+class _WarningCollector:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def debug(self, msg: str) -> None:
+        pass
+
+    def info(self, msg: str) -> None:
+        pass
+
+    def warning(self, msg: str) -> None:
+        self.messages.append(msg)
+
+    def error(self, msg: str) -> None:
+        self.messages.append(msg)
+
+
+def run_program(
+    program: Callable[[], Any],
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: list[str] | None = None,
+    region: str | None = None,
+) -> Plan:
+    """Run `program` (which registers resources) under fresh mocks and return what it registered."""
+    region = region or config.get("aws:region") or "eu-west-1"
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys or []))
+    mocks = PlanMocks(region)
+    monitor = RecordingMonitor(mocks)
+    collector = _WarningCollector()
+    set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=collector)  # type: ignore[arg-type]
+    try:
+        started = time.perf_counter()
+        try:
+            _sync_await(run_pulumi_func(program))
+        except Exception as exc:
+            # Whoever handles the failure can still see how far the program got.
+            exc.registered_resources = list(monitor.recorded)  # type: ignore[attr-defined]
+            raise
+        outputs = _resolve_outputs()
+        seconds = time.perf_counter() - started
+        # The SDK registers from a thread pool, so arrival order varies; a plan people diff must not.
+        resources = sorted(monitor.recorded, key=lambda r: (r.parent is not None, r.urn))
+        return Plan(project, stack, resources, outputs, seconds, collector.messages)
+    finally:
+        runtime_settings.ROOT.set(None)
+        pulumi.runtime.set_all_config({}, [])
+        # The mock monitor's worker threads each made an event loop; ending the threads now closes those
+        # loops here rather than at interpreter exit.
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def _resolve_outputs() -> dict[str, Any]:
+    root = runtime_settings.get_root_resource()
+    exported: dict[str, Any] = getattr(root, "outputs", {}) or {}
+    resolved: dict[str, Any] = {}
+    for name, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        if _sync_await(output.is_secret()):
+            resolved[name] = SECRET
+        else:
+            resolved[name] = _plain(json.loads(json.dumps(_sync_await(output.future()), default=str)))
+    return resolved
