@@ -13,6 +13,7 @@ each run on a fresh event loop and a fresh runtime.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -179,9 +180,25 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
+        # MockMonitor runs on the SDK's worker threads and gives each its own event loop, which nobody
+        # closes; they are kept here so the run can close them (else GC closes them at a random moment).
+        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _note_loop(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.thread_loops.add(asyncio.get_event_loop())
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        try:
+            return super().Invoke(request)  # type: ignore[no-untyped-call]
+        finally:
+            self._note_loop()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        try:
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        finally:
+            self._note_loop()
         deps = set(request.dependencies)
         for prop_deps in request.propertyDependencies.values():
             deps.update(prop_deps.urns)
@@ -312,6 +329,8 @@ def run_program(
         pulumi.runtime.set_all_config({}, [])
         # The mock monitor's worker threads each made an event loop; ending the threads now closes those
         # loops here rather than at interpreter exit.
+        for thread_loop in monitor.thread_loops - {loop}:
+            thread_loop.close()
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
         asyncio.set_event_loop(None)
