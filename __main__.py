@@ -7,7 +7,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.assets_bucket import AssetsBucket, AssetsBucketArgs
+from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.eks_cluster import EksCluster, EksClusterArgs
 from components.network import Network, NetworkArgs
+from components.node_group import NodeGroup, NodeGroupArgs
 from philosophy_infra.config import load_stack_config
 from philosophy_infra.naming import Naming, common_tags
 
@@ -54,6 +57,59 @@ assets = AssetsBucket(
     opts=with_aws,
 )
 
+cluster = EksCluster(
+    "cluster",
+    EksClusterArgs(
+        cluster_name=names.prefix,
+        kubernetes_version=config.cluster.kubernetes_version,
+        vpc_id=network.vpc_id,
+        private_subnet_ids=network.private_subnet_ids,
+        admin_role_arn=config.cluster.admin_role_arn,
+        endpoint_access=config.cluster.endpoint_access,
+        public_access_cidrs=[str(c) for c in config.cluster.public_access_cidrs],
+        control_plane_log_retention_days=config.cluster.control_plane_log_retention_days,
+        addon_versions=config.cluster.addon_versions,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+
+node_groups = {
+    key: NodeGroup(
+        key,
+        NodeGroupArgs(
+            cluster=cluster.cluster,
+            name_prefix=names.prefix,
+            subnet_ids=network.private_subnet_ids,
+            instance_types=group.instance_types,
+            min_size=group.min_size,
+            desired_size=group.desired_size,
+            max_size=group.max_size,
+            capacity_type=group.capacity_type,
+            disk_size_gib=group.disk_size_gib,
+            labels={"Environment": config.environment, **group.labels},
+            taints=group.taints,
+        ),
+        opts=with_aws,
+    )
+    for key, group in config.node_groups.items()
+}
+
+addons = ClusterAddons(
+    "addons",
+    ClusterAddonsArgs(
+        cluster_name=cluster.cluster_name,
+        kubernetes_version=config.cluster.kubernetes_version,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        provider=cluster.provider,
+        after=[cluster.cluster, *(g.node_group for g in node_groups.values())],
+        addon_versions=config.cluster.addon_versions,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("vpcCidr", network.vpc_cidr)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
@@ -63,3 +119,7 @@ pulumi.export("dbSubnetGroupName", network.db_subnet_group_name)
 pulumi.export("cacheSubnetGroupName", network.cache_subnet_group_name)
 pulumi.export("assetsBucketName", assets.bucket_name)
 pulumi.export("assetsBucketArn", assets.bucket_arn)
+pulumi.export("clusterName", cluster.cluster_name)
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
+pulumi.export("oidcIssuer", cluster.oidc_issuer)

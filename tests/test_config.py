@@ -97,6 +97,28 @@ def _assets(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return mutate
 
 
+def _sec(section: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(raw: dict[str, Any]) -> None:
+        raw[f"philosophy-infra:{section}"][key] = value
+
+    return mutate
+
+
+def _multi(*changes: tuple[str, str, Any]) -> Callable[[dict[str, Any]], None]:
+    def mutate(raw: dict[str, Any]) -> None:
+        for section, key, value in changes:
+            _sec(section, key, value)(raw)
+
+    return mutate
+
+
+def _group(name: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(raw: dict[str, Any]) -> None:
+        raw["philosophy-infra:nodeGroups"][name][key] = value
+
+    return mutate
+
+
 # (mutation, the key the message must name, a fragment of the rule or value it must show)
 INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "vpc cidr not a network": (_net("cidr", "10.0.0.1/16"), "philosophy-infra:network.cidr", "10.0.0.1/16"),
@@ -198,6 +220,89 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         "30 days after",
     ),
     "owner empty": (_set("philosophy-infra:owner", ""), "philosophy-infra:owner", "at least 1"),
+    "eks version of the seed": (
+        _sec("cluster", "kubernetesVersion", "1.28"),
+        "philosophy-infra:cluster.kubernetesVersion",
+        "standard support",
+    ),
+    "public endpoint open to the internet": (
+        _multi(("cluster", "endpointAccess", "privateAndPublic"), ("cluster", "publicAccessCidrs", ["0.0.0.0/0"])),
+        "philosophy-infra:cluster.publicAccessCidrs[0]",
+        "never",
+    ),
+    "public endpoint without cidrs": (
+        _sec("cluster", "endpointAccess", "privateAndPublic"),
+        "philosophy-infra:cluster.publicAccessCidrs",
+        "needs",
+    ),
+    "public cidr with private endpoint": (
+        _sec("cluster", "publicAccessCidrs", ["203.0.113.0/24"]),
+        "philosophy-infra:cluster.publicAccessCidrs",
+        "only allowed",
+    ),
+    "admin not a role arn": (
+        _sec("cluster", "adminRoleArn", "admin"),
+        "philosophy-infra:cluster.adminRoleArn",
+        "IAM role ARN",
+    ),
+    "unknown addon": (
+        _sec("cluster", "addonVersions", {"istio": "1.0"}),
+        "philosophy-infra:cluster.addonVersions.istio",
+        "unknown add-on",
+    ),
+    "min above desired": (
+        _group("general", "minSize", 6),
+        "philosophy-infra:nodeGroups.general.desiredSize",
+        "minSize <= desiredSize",
+    ),
+    "desired above max": (
+        _group("compute", "desiredSize", 9),
+        "philosophy-infra:nodeGroups.compute.desiredSize",
+        "<= maxSize",
+    ),
+    "no instance type": (
+        _group("general", "instanceTypes", []),
+        "philosophy-infra:nodeGroups.general.instanceTypes",
+        "at least 1",
+    ),
+    "bad instance type": (
+        _group("general", "instanceTypes", ["t3 large"]),
+        "philosophy-infra:nodeGroups.general.instanceTypes[0]",
+        "instance type",
+    ),
+    "taint effect in pod spelling": (
+        _group("compute", "taints", [{"key": "ai-workload", "value": "true", "effect": "NoSchedule"}]),
+        "philosophy-infra:nodeGroups.compute.taints[0].effect",
+        "NO_SCHEDULE",
+    ),
+    "bad taint key": (
+        _group("compute", "taints", [{"key": "ai workload", "value": "true", "effect": "NO_SCHEDULE"}]),
+        "philosophy-infra:nodeGroups.compute.taints[0].key",
+        "taint key",
+    ),
+    "bad label key": (
+        _group("general", "labels", {"-Type": "general"}),
+        "philosophy-infra:nodeGroups.general.labels.-Type",
+        "label key",
+    ),
+    "bad label value": (
+        _group("general", "labels", {"Type": "a b"}),
+        "philosophy-infra:nodeGroups.general.labels.Type",
+        "label value",
+    ),
+    "label set by the program": (
+        _group("general", "labels", {"Environment": "x"}),
+        "philosophy-infra:nodeGroups.general.labels.Environment",
+        "set by the program",
+    ),
+    "bad node group key": (
+        _set(
+            "philosophy-infra:nodeGroups",
+            {"GPU_nodes": {"instanceTypes": ["g5.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 1}},
+        ),
+        "philosophy-infra:nodeGroups.GPU_nodes",
+        "lowercase",
+    ),
 }
 
 

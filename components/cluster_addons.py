@@ -1,0 +1,87 @@
+"""Cluster add-ons that need nodes: CoreDNS, the EBS CSI driver with its own IRSA role, and the default StorageClass."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.eks_cluster import addon_version
+from components.irsa_role import IrsaRole, IrsaRoleArgs
+from philosophy_infra.config import DataProtection
+
+EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterAddonsArgs:
+    cluster_name: str
+    kubernetes_version: str
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    provider: k8s.Provider
+    after: Sequence[pulumi.Resource]
+    """The cluster and its node groups: these add-ons are created only once nodes exist."""
+    addon_versions: Mapping[str, str] = field(default_factory=dict)
+    data_protection: DataProtection = DataProtection.PROTECTED
+
+
+class ClusterAddons(pulumi.ComponentResource):
+    storage_class_name: str
+
+    def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("philosophy:index:ClusterAddons", name, None, opts)
+        after_nodes = pulumi.ResourceOptions(parent=self, depends_on=list(args.after))
+
+        aws.eks.Addon(
+            f"{name}-coredns",
+            cluster_name=args.cluster_name,
+            addon_name="coredns",
+            addon_version=addon_version("coredns", args.kubernetes_version, args.addon_versions, self),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=after_nodes,
+        )
+
+        namespace, service_account = EBS_CSI_SERVICE_ACCOUNT
+        ebs_role = IrsaRole(
+            f"{name}-ebs-csi",
+            IrsaRoleArgs(
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_issuer=args.oidc_issuer,
+                namespace=namespace,
+                service_account=service_account,
+                managed_policy_arns=["arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        ebs_csi = aws.eks.Addon(
+            f"{name}-ebs-csi",
+            cluster_name=args.cluster_name,
+            addon_name="aws-ebs-csi-driver",
+            addon_version=addon_version("aws-ebs-csi-driver", args.kubernetes_version, args.addon_versions, self),
+            service_account_role_arn=ebs_role.role_arn,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=after_nodes,
+        )
+
+        self.storage_class_name = "gp3"
+        k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata={
+                "name": self.storage_class_name,
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            # A deleted claim must not take the uploads with it in a protected environment.
+            reclaim_policy="Retain" if args.data_protection is DataProtection.PROTECTED else "Delete",
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ebs_csi]),
+        )
+        self.register_outputs({"storageClassName": self.storage_class_name})

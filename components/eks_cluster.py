@@ -1,0 +1,143 @@
+"""The EKS control plane: private API, access entries, IRSA, audited and encrypted; plus its Kubernetes provider."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from philosophy_infra.config import DataProtection, EndpointAccess
+
+CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksClusterArgs:
+    cluster_name: str
+    """The EKS cluster's name; fixed so the control-plane log group can be created first, with retention."""
+    kubernetes_version: str
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    admin_role_arn: str
+    endpoint_access: EndpointAccess = EndpointAccess.PRIVATE
+    public_access_cidrs: Sequence[str] = ()
+    control_plane_log_retention_days: int = 90
+    addon_versions: Mapping[str, str] = field(default_factory=dict)
+    """Pinned add-on versions; vpc-cni and kube-proxy are installed here, at the latest compatible if unpinned."""
+    data_protection: DataProtection = DataProtection.PROTECTED
+
+
+class EksCluster(pulumi.ComponentResource):
+    cluster_name: str
+    kubeconfig: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
+    node_security_group_id: pulumi.Output[str]
+    cluster: eks.Cluster
+    provider: k8s.Provider
+
+    def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("philosophy:index:EksCluster", name, None, opts)
+        if args.endpoint_access is EndpointAccess.PRIVATE_AND_PUBLIC and not args.public_access_cidrs:
+            raise ValueError("a public endpoint needs public_access_cidrs; it is never open to 0.0.0.0/0")
+        child = pulumi.ResourceOptions(parent=self)
+        protected = args.data_protection is DataProtection.PROTECTED
+
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"{args.cluster_name} Kubernetes secrets envelope encryption",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=child,
+        )
+        # EKS writes to this exact name; creating it first is how the retention gets set.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_in_days=args.control_plane_log_retention_days,
+            opts=child,
+        )
+        public = args.endpoint_access is EndpointAccess.PRIVATE_AND_PUBLIC
+        self.cluster = eks.Cluster(
+            f"{name}-eks",
+            name=args.cluster_name,
+            version=args.kubernetes_version,
+            # STANDARD: the cluster must be upgraded, never drift into paid extended support.
+            upgrade_policy={"support_type": "STANDARD"},
+            vpc_id=args.vpc_id,
+            private_subnet_ids=args.private_subnet_ids,
+            node_associate_public_ip_address=False,
+            endpoint_private_access=True,
+            endpoint_public_access=public,
+            public_access_cidrs=list(args.public_access_cidrs) if public else None,
+            authentication_mode=eks.AuthenticationMode.API,
+            access_entries={
+                "admin": eks.AccessEntryArgs(
+                    principal_arn=args.admin_role_arn,
+                    access_policies={
+                        "cluster-admin": eks.AccessPolicyAssociationArgs(
+                            policy_arn=CLUSTER_ADMIN_POLICY,
+                            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                        )
+                    },
+                )
+            },
+            create_oidc_provider=True,
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
+            encryption_config_key_arn=secrets_key.arn,
+            skip_default_node_group=True,
+            # Managed node groups get the EKS-created cluster security group; pulumi-eks's extra groups
+            # would only add rules nobody uses.
+            skip_default_security_groups=True,
+            # Created by ClusterAddons once nodes exist: with no nodes CoreDNS hangs DEGRADED, then fails.
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+            # Network policy enforcement in the VPC CNI, for the workloads' NetworkPolicies.
+            vpc_cni_options=eks.VpcCniOptionsArgs(
+                addon_version=addon_version("vpc-cni", args.kubernetes_version, args.addon_versions, self),
+                enable_network_policy=True,
+            ),
+            kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(
+                version=addon_version("kube-proxy", args.kubernetes_version, args.addon_versions, self)
+            ),
+            deletion_protection=protected,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+        self.cluster_name = args.cluster_name
+        self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig_json)
+        self.oidc_provider_arn = self.cluster.oidc_provider_arn
+        self.oidc_issuer = self.cluster.oidc_issuer
+        self.node_security_group_id = self.cluster.node_security_group_id
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "kubeconfig": self.kubeconfig,
+                "oidcProviderArn": self.oidc_provider_arn,
+                "oidcIssuer": self.oidc_issuer,
+                "nodeSecurityGroupId": self.node_security_group_id,
+            }
+        )
+
+
+def addon_version(
+    addon: str, kubernetes_version: str, pinned: Mapping[str, str], parent: pulumi.Resource
+) -> pulumi.Input[str]:
+    """The pinned version of an EKS add-on, else the most recent one EKS offers for this Kubernetes version."""
+    if addon in pinned:
+        return pinned[addon]
+    return aws.eks.get_addon_version_output(
+        addon_name=addon,
+        kubernetes_version=kubernetes_version,
+        most_recent=True,
+        opts=pulumi.InvokeOutputOptions(parent=parent),
+    ).version

@@ -1,0 +1,118 @@
+"""A managed node group: AL2023 nodes in private subnets, IMDSv2 only, encrypted root volumes, least-privilege role."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+
+from philosophy_infra.config import CapacityType, Taint
+
+# What a node needs and nothing more: join the cluster, pull images, run the VPC CNI, and SSM for shell
+# access instead of SSH keys.
+NODE_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeGroupArgs:
+    cluster: eks.Cluster
+    name_prefix: str
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    instance_types: Sequence[str]
+    min_size: int
+    desired_size: int
+    """Only the initial size: afterwards the cluster autoscaler owns it and deploys do not reset it."""
+    max_size: int
+    capacity_type: CapacityType = CapacityType.ON_DEMAND
+    disk_size_gib: int = 50
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: Sequence[Taint] = ()
+
+
+class NodeGroup(pulumi.ComponentResource):
+    node_group: eks.ManagedNodeGroup
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NodeGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("philosophy:index:NodeGroup", name, None, opts)
+        if not args.min_size <= args.desired_size <= args.max_size:
+            raise ValueError(
+                "min_size <= desired_size <= max_size must hold, "
+                f"got {args.min_size}/{args.desired_size}/{args.max_size}"
+            )
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{arn.rsplit('/', 1)[1]}",
+                role=role.name,
+                policy_arn=arn,
+                opts=pulumi.ResourceOptions(parent=role),
+            )
+            for arn in NODE_POLICIES
+        ]
+        launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            description=f"{args.name_prefix} {name} nodes",
+            update_default_version=True,
+            # IMDSv2 only. Hop limit 2 is EKS's own default for AL2023 so that node agents in pods can still
+            # read instance metadata; application pods get AWS credentials through IRSA, never the node role.
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": 2,
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "volume_size": args.disk_size_gib,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            tag_specifications=[
+                {"resource_type": kind, "tags": {"Name": f"{args.name_prefix}-{name}"}}
+                for kind in ("instance", "volume")
+            ],
+            opts=child,
+        )
+        self.node_group = eks.ManagedNodeGroup(
+            f"{name}-mng",
+            cluster=args.cluster,
+            node_role=role,
+            operating_system=eks.OperatingSystem.AL2023,
+            subnet_ids=args.subnet_ids,
+            instance_types=list(args.instance_types),
+            capacity_type=args.capacity_type.value,
+            scaling_config={"min_size": args.min_size, "desired_size": args.desired_size, "max_size": args.max_size},
+            ignore_scaling_changes=True,
+            labels=dict(args.labels),
+            taints=[{"key": t.key, "value": t.value, "effect": t.effect.value} for t in args.taints],
+            launch_template={"id": launch_template.id, "version": launch_template.latest_version.apply(str)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
+        )
+        self.role_arn = role.arn
+        self.register_outputs({"roleArn": self.role_arn})

@@ -1,0 +1,201 @@
+"""EKS cluster, node groups and add-ons: the arguments we pass (pulumi-eks components are remote under mocks)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.eks_cluster import EksCluster, EksClusterArgs
+from philosophy_infra.config import EndpointAccess
+from philosophy_infra.plan import SECRET, Plan, RecordedResource
+from tests.conftest import encode, raw_config, run, run_stack
+
+CLUSTER = "eks:index:Cluster"
+MNG = "eks:index:ManagedNodeGroup"
+
+
+def group(plan: Plan, key: str) -> RecordedResource:
+    return plan.one(MNG, f"{key}-mng")
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_cluster_is_private_audited_encrypted_and_on_standard_support(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    plan: Plan = request.getfixturevalue(f"{stack}_plan")
+    c = plan.one(CLUSTER).inputs
+    assert c["version"] == "1.35" and c["upgradePolicy"] == {"supportType": "STANDARD"}
+    assert c["endpointPrivateAccess"] is True and c["endpointPublicAccess"] is False and "publicAccessCidrs" not in c
+    assert c["authenticationMode"] == "API"
+    assert list(c["accessEntries"]) == ["admin"]
+    admin = c["accessEntries"]["admin"]
+    assert admin["principalArn"].startswith("arn:aws:iam::") and ":role/" in admin["principalArn"]
+    assert admin["accessPolicies"] == {
+        "cluster-admin": {
+            "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+            "accessScope": {"type": "cluster"},
+        }
+    }
+    assert c["createOidcProvider"] is True
+    assert c["enabledClusterLogTypes"] == ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+    key = plan.one("aws:kms/key:Key", "cluster-secrets-key")
+    assert key.inputs["enableKeyRotation"] is True and key.urn in plan.one(CLUSTER).dependencies
+    assert c["encryptionConfigKeyArn"].startswith("arn:aws:kms:")
+    assert c["skipDefaultNodeGroup"] is True and c["corednsAddonOptions"]["enabled"] is False
+    assert c["privateSubnetIds"] == plan.outputs["privateSubnetIds"] and "publicSubnetIds" not in c
+    assert c["deletionProtection"] is (stack == "prod")
+
+
+def test_control_plane_log_group_is_created_first_with_retention(prod_plan: Plan) -> None:
+    group_ = prod_plan.one("aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs")
+    cluster = prod_plan.one(CLUSTER)
+    assert group_.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
+    assert group_.inputs["retentionInDays"] == 365
+    assert group_.urn in cluster.dependencies
+
+
+def test_public_endpoint_only_for_listed_cidrs() -> None:
+    def build(cidrs: list[str]) -> None:
+        EksCluster(
+            "c",
+            EksClusterArgs(
+                cluster_name="t",
+                kubernetes_version="1.35",
+                vpc_id="vpc-1",
+                private_subnet_ids=["s-1", "s-2"],
+                admin_role_arn="arn:aws:iam::111122223333:role/admin",
+                endpoint_access=EndpointAccess.PRIVATE_AND_PUBLIC,
+                public_access_cidrs=cidrs,
+            ),
+        )
+
+    plan = run(lambda: build(["203.0.113.0/24"]))
+    c = plan.one(CLUSTER).inputs
+    assert c["endpointPublicAccess"] is True and c["publicAccessCidrs"] == ["203.0.113.0/24"]
+    with pytest.raises(ValueError, match="public_access_cidrs"):
+        run(lambda: build([]))
+
+
+def test_kubeconfig_is_a_secret_everywhere(prod_plan: Plan) -> None:
+    assert prod_plan.outputs["kubeconfig"] == SECRET
+    assert prod_plan.one("pulumi:providers:kubernetes").inputs["kubeconfig"] == SECRET
+
+
+@pytest.mark.parametrize(
+    ("stack", "key", "instance", "sizes", "labels"),
+    [
+        ("prod", "general", "t3.large", (3, 5, 10), {"Type": "general"}),
+        ("prod", "compute", "c5.xlarge", (2, 3, 5), {"Type": "compute", "Workload": "ai-processing"}),
+        ("staging", "general", "t3.large", (1, 2, 4), {"Type": "general"}),
+        ("staging", "compute", "c5.xlarge", (1, 1, 2), {"Type": "compute", "Workload": "ai-processing"}),
+    ],
+)
+def test_node_groups_from_config(
+    stack: str,
+    key: str,
+    instance: str,
+    sizes: tuple[int, int, int],
+    labels: dict[str, str],
+    request: pytest.FixtureRequest,
+) -> None:
+    plan: Plan = request.getfixturevalue(f"{stack}_plan")
+    g = group(plan, key).inputs
+    assert g["instanceTypes"] == [instance]
+    assert (g["scalingConfig"]["minSize"], g["scalingConfig"]["desiredSize"], g["scalingConfig"]["maxSize"]) == sizes
+    assert g["labels"] == {"Environment": stack, **labels}
+    assert g["operatingSystem"] == "AL2023"
+    assert g["ignoreScalingChanges"] is True
+    assert g["subnetIds"] == plan.outputs["privateSubnetIds"]
+    assert g["cluster"] == plan.one(CLUSTER).urn
+
+
+def test_compute_nodes_are_tainted_in_the_eks_api_spelling(prod_plan: Plan) -> None:
+    assert group(prod_plan, "compute").inputs["taints"] == [
+        {"key": "ai-workload", "value": "true", "effect": "NO_SCHEDULE"}
+    ]
+    assert group(prod_plan, "general").inputs["taints"] == []
+
+
+@pytest.mark.parametrize("key", ["general", "compute"])
+def test_nodes_require_imdsv2_and_encrypt_root_volumes(prod_plan: Plan, key: str) -> None:
+    lt = prod_plan.one("aws:ec2/launchTemplate:LaunchTemplate", f"{key}-lt")
+    assert lt.inputs["metadataOptions"]["httpTokens"] == "required"
+    [disk] = lt.inputs["blockDeviceMappings"]
+    assert disk["ebs"]["encrypted"] == "true" and disk["ebs"]["volumeType"] == "gp3"
+    assert group(prod_plan, key).inputs["launchTemplate"]["id"] == lt.id
+
+
+@pytest.mark.parametrize("key", ["general", "compute"])
+def test_node_role_has_only_the_policies_nodes_need(prod_plan: Plan, key: str) -> None:
+    role = prod_plan.one("aws:iam/role:Role", f"{key}-role")
+    attached = sorted(
+        a.inputs["policyArn"].rsplit("/", 1)[1]
+        for a in prod_plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.parent == role.urn
+    )
+    assert attached == [
+        "AmazonEC2ContainerRegistryPullOnly",
+        "AmazonEKSWorkerNodePolicy",
+        "AmazonEKS_CNI_Policy",
+        "AmazonSSMManagedInstanceCore",
+    ]
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert group(prod_plan, key).inputs["nodeRole"] == role.urn
+
+
+def test_core_addons_come_with_the_cluster(prod_plan: Plan) -> None:
+    c = prod_plan.one(CLUSTER).inputs
+    assert c["vpcCniOptions"]["enableNetworkPolicy"] is True
+    assert c["vpcCniOptions"]["addonVersion"] and c["kubeProxyAddonOptions"]["version"]
+
+
+def test_coredns_waits_for_the_node_groups(prod_plan: Plan) -> None:
+    coredns = prod_plan.one("aws:eks/addon:Addon", "addons-coredns")
+    assert coredns.inputs["addonName"] == "coredns"
+    assert coredns.inputs["clusterName"] == prod_plan.one(CLUSTER).inputs["name"]
+    assert {group(prod_plan, "general").urn, group(prod_plan, "compute").urn, prod_plan.one(CLUSTER).urn} <= set(
+        coredns.dependencies
+    )
+
+
+def test_ebs_csi_driver_has_its_own_irsa_role(prod_plan: Plan) -> None:
+    addon = prod_plan.one("aws:eks/addon:Addon", "addons-ebs-csi")
+    role = prod_plan.one("aws:iam/role:Role", "addons-ebs-csi-role")
+    assert addon.inputs["addonName"] == "aws-ebs-csi-driver"
+    assert addon.inputs["serviceAccountRoleArn"].split(":role/")[1].startswith("addons-ebs-csi-role")
+    assert role.urn in addon.dependencies
+    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    issuer = prod_plan.outputs["oidcIssuer"]
+    assert statement["Principal"] == {"Federated": prod_plan.outputs["oidcProviderArn"]}
+    assert statement["Condition"]["StringEquals"] == {
+        f"{issuer}:sub": "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+        f"{issuer}:aud": "sts.amazonaws.com",
+    }
+    [attachment] = [
+        a for a in prod_plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if a.parent == role.urn
+    ]
+    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+
+
+def test_default_storage_class_is_encrypted_gp3(prod_plan: Plan, staging_plan: Plan) -> None:
+    sc = prod_plan.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert sc.inputs["provisioner"] == "ebs.csi.aws.com"
+    assert sc.inputs["parameters"]["type"] == "gp3" and sc.inputs["parameters"]["encrypted"] == "true"
+    assert sc.inputs["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert sc.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert sc.provider == prod_plan.one("pulumi:providers:kubernetes").urn
+    assert prod_plan.one("aws:eks/addon:Addon", "addons-ebs-csi").urn in sc.dependencies
+    assert sc.inputs["reclaimPolicy"] == "Retain"
+    assert staging_plan.one("kubernetes:storage.k8s.io/v1:StorageClass").inputs["reclaimPolicy"] == "Delete"
+
+
+def test_pinned_addon_versions_are_used() -> None:
+    raw = raw_config("staging")
+    raw["philosophy-infra:cluster"]["addonVersions"] = {
+        "coredns": "v1.12.4-eksbuild.1",
+        "vpc-cni": "v1.20.4-eksbuild.2",
+    }
+    plan = run_stack("staging", encode(raw))
+    assert plan.one("aws:eks/addon:Addon", "addons-coredns").inputs["addonVersion"] == "v1.12.4-eksbuild.1"
+    assert plan.one(CLUSTER).inputs["vpcCniOptions"]["addonVersion"] == "v1.20.4-eksbuild.2"
