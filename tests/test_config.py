@@ -62,243 +62,223 @@ def test_subnets_left_out_are_planned_inside_the_vpc() -> None:
     assert all(s.subnet_of(config.network.cidr) for v in tiers.values() for s in v)
 
 
-def _net(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+def _put(*path: str | int, value: Any = None, delete: bool = False) -> Callable[[dict[str, Any]], None]:
+    """A mutation that sets (or deletes) the value at `path` in the raw config map."""
+
     def mutate(raw: dict[str, Any]) -> None:
-        raw["philosophy-infra:network"][key] = value
+        target: Any = raw
+        for part in path[:-1]:
+            target = target.setdefault(part, {}) if isinstance(part, str) else target[part]
+        if delete:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
 
     return mutate
 
 
-def _net_item(key: str, index: int, value: Any) -> Callable[[dict[str, Any]], None]:
+def _both(*mutations: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
     def mutate(raw: dict[str, Any]) -> None:
-        raw["philosophy-infra:network"][key][index] = value
+        for m in mutations:
+            m(raw)
 
     return mutate
 
 
-def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    def mutate(raw: dict[str, Any]) -> None:
-        raw[key] = value
-
-    return mutate
-
-
-def _del(key: str) -> Callable[[dict[str, Any]], None]:
-    def mutate(raw: dict[str, Any]) -> None:
-        del raw[key]
-
-    return mutate
-
-
-def _assets(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    def mutate(raw: dict[str, Any]) -> None:
-        raw.setdefault("philosophy-infra:assets", {})[key] = value
-
-    return mutate
-
-
-def _sec(section: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    def mutate(raw: dict[str, Any]) -> None:
-        raw[f"philosophy-infra:{section}"][key] = value
-
-    return mutate
-
-
-def _multi(*changes: tuple[str, str, Any]) -> Callable[[dict[str, Any]], None]:
-    def mutate(raw: dict[str, Any]) -> None:
-        for section, key, value in changes:
-            _sec(section, key, value)(raw)
-
-    return mutate
-
-
-def _group(name: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    def mutate(raw: dict[str, Any]) -> None:
-        raw["philosophy-infra:nodeGroups"][name][key] = value
-
-    return mutate
+NET, ASSETS, CLUSTER, GROUPS = (f"philosophy-infra:{k}" for k in ("network", "assets", "cluster", "nodeGroups"))
 
 
 # (mutation, the key the message must name, a fragment of the rule or value it must show)
 INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
-    "vpc cidr not a network": (_net("cidr", "10.0.0.1/16"), "philosophy-infra:network.cidr", "10.0.0.1/16"),
-    "vpc cidr garbage": (_net("cidr", "ten.zero/16"), "philosophy-infra:network.cidr", "ten.zero/16"),
-    "vpc too large": (_net("cidr", "10.0.0.0/8"), "philosophy-infra:network.cidr", "/16 and /28"),
+    "vpc cidr not a network": (_put(NET, "cidr", value="10.0.0.1/16"), "philosophy-infra:network.cidr", "10.0.0.1/16"),
+    "vpc cidr garbage": (_put(NET, "cidr", value="ten.zero/16"), "philosophy-infra:network.cidr", "ten.zero/16"),
+    "vpc too large": (_put(NET, "cidr", value="10.0.0.0/8"), "philosophy-infra:network.cidr", "/16 and /28"),
     "private subnet outside vpc": (
-        _net_item("privateSubnets", 1, "10.9.2.0/24"),
+        _put(NET, "privateSubnets", 1, value="10.9.2.0/24"),
         "philosophy-infra:network.privateSubnets[1]",
         "inside the VPC CIDR",
     ),
     "public subnet overlaps private": (
-        _net_item("publicSubnets", 0, "10.0.1.0/24"),
+        _put(NET, "publicSubnets", 0, value="10.0.1.0/24"),
         "philosophy-infra:network.publicSubnets[0]",
         "overlap",
     ),
     "database subnets overlap each other": (
-        _net_item("databaseSubnets", 2, "10.0.201.128/25"),
+        _put(NET, "databaseSubnets", 2, value="10.0.201.128/25"),
         "philosophy-infra:network.databaseSubnets[2]",
         "overlap",
     ),
     "subnet host bits set": (
-        _net_item("privateSubnets", 0, "10.0.1.7/24"),
+        _put(NET, "privateSubnets", 0, value="10.0.1.7/24"),
         "philosophy-infra:network.privateSubnets[0]",
         "10.0.1.7/24",
     ),
     "subnet too small": (
-        _net_item("privateSubnets", 2, "10.0.3.0/29"),
+        _put(NET, "privateSubnets", 2, value="10.0.3.0/29"),
         "philosophy-infra:network.privateSubnets[2]",
         "/16 and /28",
     ),
     "missing subnet for a zone": (
-        _net("databaseSubnets", ["10.0.201.0/24", "10.0.202.0/24"]),
+        _put(NET, "databaseSubnets", value=["10.0.201.0/24", "10.0.202.0/24"]),
         "philosophy-infra:network.databaseSubnets",
         "one subnet per availability zone",
     ),
     "one zone only": (
-        _net("availabilityZones", ["eu-west-1a"]),
+        _put(NET, "availabilityZones", value=["eu-west-1a"]),
         "philosophy-infra:network.availabilityZones",
         "at least 2",
     ),
     "seven zones": (
-        _net("availabilityZones", [f"eu-west-1{c}" for c in "abcdefg"]),
+        _put(NET, "availabilityZones", value=[f"eu-west-1{c}" for c in "abcdefg"]),
         "philosophy-infra:network.availabilityZones",
         "at most 6",
     ),
     "zone of another region": (
-        _net_item("availabilityZones", 2, "us-east-1c"),
+        _put(NET, "availabilityZones", 2, value="us-east-1c"),
         "philosophy-infra:network.availabilityZones[2]",
         "region eu-west-1",
     ),
     "zone listed twice": (
-        _net_item("availabilityZones", 1, "eu-west-1a"),
+        _put(NET, "availabilityZones", 1, value="eu-west-1a"),
         "philosophy-infra:network.availabilityZones[1]",
         "once",
     ),
     "nat strategy not in enum": (
-        _net("natGateways", "perSubnet"),
+        _put(NET, "natGateways", value="perSubnet"),
         "philosophy-infra:network.natGateways",
         "onePerAz",
     ),
     "flow log retention not a cloudwatch value": (
-        _net("flowLogRetentionDays", 42),
+        _put(NET, "flowLogRetentionDays", value=42),
         "philosophy-infra:network.flowLogRetentionDays",
         "retention value",
     ),
     "unknown network key": (
-        _net("enableIpv6", True),
+        _put(NET, "enableIpv6", value=True),
         "philosophy-infra:network.enableIpv6",
         "allowed here: availabilityZones",
     ),
-    "unknown top-level key": (_set("philosophy-infra:dbPassword", "x"), "philosophy-infra:dbPassword", "unknown key"),
+    "unknown top-level key": (
+        _put("philosophy-infra:dbPassword", value="x"),
+        "philosophy-infra:dbPassword",
+        "unknown key",
+    ),
     "region in the wrong namespace": (
-        _set("philosophy-infra:region", "eu-west-1"),
+        _put("philosophy-infra:region", value="eu-west-1"),
         "philosophy-infra:region",
         "aws:region",
     ),
-    "missing region": (_del("aws:region"), "aws:region", "required"),
-    "bad region": (_set("aws:region", "europe"), "aws:region", "AWS region"),
-    "missing network": (_del("philosophy-infra:network"), "philosophy-infra:network", "required"),
+    "missing region": (_put("aws:region", delete=True), "aws:region", "required"),
+    "bad region": (_put("aws:region", value="europe"), "aws:region", "AWS region"),
+    "missing network": (_put("philosophy-infra:network", delete=True), "philosophy-infra:network", "required"),
     "environment not a slug": (
-        _set("philosophy-infra:environment", "Prod Env"),
+        _put("philosophy-infra:environment", value="Prod Env"),
         "philosophy-infra:environment",
         "lowercase",
     ),
     "data protection not in enum": (
-        _set("philosophy-infra:dataProtection", "yes"),
+        _put("philosophy-infra:dataProtection", value="yes"),
         "philosophy-infra:dataProtection",
         "protected",
     ),
-    "assets encryption not in enum": (_assets("encryption", "none"), "philosophy-infra:assets.encryption", "kms"),
+    "assets encryption not in enum": (
+        _put(ASSETS, "encryption", value="none"),
+        "philosophy-infra:assets.encryption",
+        "kms",
+    ),
     "infrequent access before 30 days": (
-        _assets("infrequentAccessAfterDays", 10),
+        _put(ASSETS, "infrequentAccessAfterDays", value=10),
         "philosophy-infra:assets.infrequentAccessAfterDays",
         "30",
     ),
     "glacier ir too soon after ia": (
-        _assets("glacierInstantRetrievalAfterDays", 45),
+        _put(ASSETS, "glacierInstantRetrievalAfterDays", value=45),
         "philosophy-infra:assets.glacierInstantRetrievalAfterDays",
         "30 days after",
     ),
-    "owner empty": (_set("philosophy-infra:owner", ""), "philosophy-infra:owner", "at least 1"),
+    "owner empty": (_put("philosophy-infra:owner", value=""), "philosophy-infra:owner", "at least 1"),
     "eks version of the seed": (
-        _sec("cluster", "kubernetesVersion", "1.28"),
+        _put(CLUSTER, "kubernetesVersion", value="1.28"),
         "philosophy-infra:cluster.kubernetesVersion",
         "standard support",
     ),
     "public endpoint open to the internet": (
-        _multi(("cluster", "endpointAccess", "privateAndPublic"), ("cluster", "publicAccessCidrs", ["0.0.0.0/0"])),
+        _both(
+            _put(CLUSTER, "endpointAccess", value="privateAndPublic"),
+            _put(CLUSTER, "publicAccessCidrs", value=["0.0.0.0/0"]),
+        ),
         "philosophy-infra:cluster.publicAccessCidrs[0]",
         "never",
     ),
     "public endpoint without cidrs": (
-        _sec("cluster", "endpointAccess", "privateAndPublic"),
+        _put(CLUSTER, "endpointAccess", value="privateAndPublic"),
         "philosophy-infra:cluster.publicAccessCidrs",
         "needs",
     ),
     "public cidr with private endpoint": (
-        _sec("cluster", "publicAccessCidrs", ["203.0.113.0/24"]),
+        _put(CLUSTER, "publicAccessCidrs", value=["203.0.113.0/24"]),
         "philosophy-infra:cluster.publicAccessCidrs",
         "only allowed",
     ),
     "admin not a role arn": (
-        _sec("cluster", "adminRoleArn", "admin"),
+        _put(CLUSTER, "adminRoleArn", value="admin"),
         "philosophy-infra:cluster.adminRoleArn",
         "IAM role ARN",
     ),
     "unknown addon": (
-        _sec("cluster", "addonVersions", {"istio": "1.0"}),
+        _put(CLUSTER, "addonVersions", value={"istio": "1.0"}),
         "philosophy-infra:cluster.addonVersions.istio",
         "unknown add-on",
     ),
     "min above desired": (
-        _group("general", "minSize", 6),
+        _put(GROUPS, "general", "minSize", value=6),
         "philosophy-infra:nodeGroups.general.desiredSize",
         "minSize <= desiredSize",
     ),
     "desired above max": (
-        _group("compute", "desiredSize", 9),
+        _put(GROUPS, "compute", "desiredSize", value=9),
         "philosophy-infra:nodeGroups.compute.desiredSize",
         "<= maxSize",
     ),
     "no instance type": (
-        _group("general", "instanceTypes", []),
+        _put(GROUPS, "general", "instanceTypes", value=[]),
         "philosophy-infra:nodeGroups.general.instanceTypes",
         "at least 1",
     ),
     "bad instance type": (
-        _group("general", "instanceTypes", ["t3 large"]),
+        _put(GROUPS, "general", "instanceTypes", value=["t3 large"]),
         "philosophy-infra:nodeGroups.general.instanceTypes[0]",
         "instance type",
     ),
     "taint effect in pod spelling": (
-        _group("compute", "taints", [{"key": "ai-workload", "value": "true", "effect": "NoSchedule"}]),
+        _put(GROUPS, "compute", "taints", value=[{"key": "ai-workload", "value": "true", "effect": "NoSchedule"}]),
         "philosophy-infra:nodeGroups.compute.taints[0].effect",
         "NO_SCHEDULE",
     ),
     "bad taint key": (
-        _group("compute", "taints", [{"key": "ai workload", "value": "true", "effect": "NO_SCHEDULE"}]),
+        _put(GROUPS, "compute", "taints", value=[{"key": "ai workload", "value": "true", "effect": "NO_SCHEDULE"}]),
         "philosophy-infra:nodeGroups.compute.taints[0].key",
         "taint key",
     ),
     "bad label key": (
-        _group("general", "labels", {"-Type": "general"}),
+        _put(GROUPS, "general", "labels", value={"-Type": "general"}),
         "philosophy-infra:nodeGroups.general.labels.-Type",
         "label key",
     ),
     "bad label value": (
-        _group("general", "labels", {"Type": "a b"}),
+        _put(GROUPS, "general", "labels", value={"Type": "a b"}),
         "philosophy-infra:nodeGroups.general.labels.Type",
         "label value",
     ),
     "label set by the program": (
-        _group("general", "labels", {"Environment": "x"}),
+        _put(GROUPS, "general", "labels", value={"Environment": "x"}),
         "philosophy-infra:nodeGroups.general.labels.Environment",
         "set by the program",
     ),
     "bad node group key": (
-        _set(
-            "philosophy-infra:nodeGroups",
-            {"GPU_nodes": {"instanceTypes": ["g5.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 1}},
+        _put(
+            GROUPS,
+            value={"GPU_nodes": {"instanceTypes": ["g5.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 1}},
         ),
         "philosophy-infra:nodeGroups.GPU_nodes",
         "lowercase",
