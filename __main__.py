@@ -79,6 +79,7 @@ node_groups = {
         key,
         NodeGroupArgs(
             cluster=cluster.cluster,
+            kubernetes_version=config.cluster.kubernetes_version,
             name_prefix=names.prefix,
             subnet_ids=network.private_subnet_ids,
             instance_types=group.instance_types,

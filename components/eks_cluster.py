@@ -53,7 +53,8 @@ class EksCluster(pulumi.ComponentResource):
             description=f"{args.cluster_name} Kubernetes secrets envelope encryption",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            opts=child,
+            # Losing this key makes every Kubernetes secret in the cluster unreadable.
+            opts=pulumi.ResourceOptions(parent=self, protect=protected),
         )
         # EKS writes to this exact name; creating it first is how the retention gets set.
         log_group = aws.cloudwatch.LogGroup(

@@ -25,6 +25,8 @@ NODE_POLICIES = (
 @dataclass(frozen=True, kw_only=True)
 class NodeGroupArgs:
     cluster: eks.Cluster
+    kubernetes_version: str
+    """Set explicitly: with a custom launch template pulumi-eks would not move nodes along with the cluster."""
     name_prefix: str
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     instance_types: Sequence[str]
@@ -75,12 +77,12 @@ class NodeGroup(pulumi.ComponentResource):
             f"{name}-lt",
             description=f"{args.name_prefix} {name} nodes",
             update_default_version=True,
-            # IMDSv2 only. Hop limit 2 is EKS's own default for AL2023 so that node agents in pods can still
-            # read instance metadata; application pods get AWS credentials through IRSA, never the node role.
+            # IMDSv2 only, hop limit 1: pods (one network hop away) cannot reach instance metadata, so they cannot
+            # borrow the node role; they get AWS credentials through IRSA. Host-network agents still can.
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",
-                "http_put_response_hop_limit": 2,
+                "http_put_response_hop_limit": 1,
             },
             block_device_mappings=[
                 {
@@ -104,6 +106,7 @@ class NodeGroup(pulumi.ComponentResource):
             cluster=args.cluster,
             node_role=role,
             operating_system=eks.OperatingSystem.AL2023,
+            version=args.kubernetes_version,
             subnet_ids=args.subnet_ids,
             instance_types=list(args.instance_types),
             capacity_type=args.capacity_type.value,

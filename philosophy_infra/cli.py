@@ -88,6 +88,10 @@ def _preload_program_imports(main_py: Path) -> None:
                 module = getattr(module, part, None)
             if module is not None:
                 getattr(module, name, None)
+            if alias == "k8s":
+                # Every Kubernetes object's inputs are serialized through these two, loaded lazily otherwise.
+                importlib.import_module("pulumi_kubernetes.meta.v1")
+                importlib.import_module("pulumi_kubernetes.core.v1")
 
 
 if __name__ == "__main__":

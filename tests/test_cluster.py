@@ -41,6 +41,7 @@ def test_cluster_is_private_audited_encrypted_and_on_standard_support(
     assert c["enabledClusterLogTypes"] == ["api", "audit", "authenticator", "controllerManager", "scheduler"]
     key = plan.one("aws:kms/key:Key", "cluster-secrets-key")
     assert key.inputs["enableKeyRotation"] is True and key.urn in plan.one(CLUSTER).dependencies
+    assert key.protect is (stack == "prod")
     assert c["encryptionConfigKeyArn"].startswith("arn:aws:kms:")
     assert c["skipDefaultNodeGroup"] is True and c["corednsAddonOptions"]["enabled"] is False
     assert c["privateSubnetIds"] == plan.outputs["privateSubnetIds"] and "publicSubnetIds" not in c
@@ -105,6 +106,7 @@ def test_node_groups_from_config(
     assert (g["scalingConfig"]["minSize"], g["scalingConfig"]["desiredSize"], g["scalingConfig"]["maxSize"]) == sizes
     assert g["labels"] == {"Environment": stack, **labels}
     assert g["operatingSystem"] == "AL2023"
+    assert g["version"] == plan.one(CLUSTER).inputs["version"]
     assert g["ignoreScalingChanges"] is True
     assert g["subnetIds"] == plan.outputs["privateSubnetIds"]
     assert g["cluster"] == plan.one(CLUSTER).urn
@@ -121,6 +123,7 @@ def test_compute_nodes_are_tainted_in_the_eks_api_spelling(prod_plan: Plan) -> N
 def test_nodes_require_imdsv2_and_encrypt_root_volumes(prod_plan: Plan, key: str) -> None:
     lt = prod_plan.one("aws:ec2/launchTemplate:LaunchTemplate", f"{key}-lt")
     assert lt.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert lt.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
     [disk] = lt.inputs["blockDeviceMappings"]
     assert disk["ebs"]["encrypted"] == "true" and disk["ebs"]["volumeType"] == "gp3"
     assert group(prod_plan, key).inputs["launchTemplate"]["id"] == lt.id
