@@ -7,11 +7,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.assets_bucket import AssetsBucket, AssetsBucketArgs
+from components.cache import Cache, CacheArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.database import Database, DatabaseArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.network import Network, NetworkArgs
 from components.node_group import NodeGroup, NodeGroupArgs
-from philosophy_infra.config import load_stack_config
+from philosophy_infra.config import ClusterMode, load_stack_config
 from philosophy_infra.naming import Naming, common_tags
 
 config = load_stack_config()
@@ -111,6 +113,33 @@ addons = ClusterAddons(
     opts=with_aws,
 )
 
+# The data stores admit connections from the cluster's nodes only.
+database = Database(
+    "database",
+    DatabaseArgs(
+        identifier=names("postgres"),
+        settings=config.database,
+        vpc_id=network.vpc_id,
+        db_subnet_group_name=network.db_subnet_group_name,
+        node_security_group_id=cluster.node_security_group_id,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+
+cache = Cache(
+    "cache",
+    CacheArgs(
+        replication_group_id=names("cache"),
+        settings=config.cache,
+        vpc_id=network.vpc_id,
+        subnet_group_name=network.cache_subnet_group_name,
+        node_security_group_id=cluster.node_security_group_id,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("vpcCidr", network.vpc_cidr)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
@@ -124,3 +153,13 @@ pulumi.export("clusterName", cluster.cluster_name)
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
 pulumi.export("oidcIssuer", cluster.oidc_issuer)
+pulumi.export("databaseEndpoint", database.address)
+pulumi.export("databasePort", database.port)
+pulumi.export("databaseName", database.database_name)
+pulumi.export("databaseMasterSecretArn", database.master_secret_arn)
+pulumi.export("databaseResourceId", database.resource_id)
+# Named as ElastiCache names them: clients of a sharded cache must start from the configuration endpoint.
+cache_mode_endpoint = "Configuration" if config.cache.cluster_mode is ClusterMode.ENABLED else "Primary"
+pulumi.export(f"cache{cache_mode_endpoint}Endpoint", cache.endpoint)
+pulumi.export("cachePort", cache.port)
+pulumi.export("cacheAuthSecretArn", cache.auth_secret_arn)

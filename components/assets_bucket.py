@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.encryption_key import account_key_policy
 from philosophy_infra.config import AssetsEncryption, DataProtection
 
 _DefaultEncryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgsDict
@@ -134,7 +135,7 @@ class AssetsBucket(pulumi.ComponentResource):
             description=f"{args.name_prefix} assets bucket encryption",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=pulumi.Output.all(partition, account).apply(lambda pa: _key_policy(pa[0], pa[1])),
+            policy=pulumi.Output.all(partition, account).apply(lambda pa: account_key_policy(pa[0], pa[1])),
             opts=pulumi.ResourceOptions(parent=self, protect=args.data_protection is DataProtection.PROTECTED),
         )
         aws.kms.Alias(
@@ -144,24 +145,6 @@ class AssetsBucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=key),
         )
         return key
-
-
-def _key_policy(partition: str, account: str) -> str:
-    # The account root administers the key through IAM, as the default key policy does, but written down.
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountAdministersKeyThroughIam",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                }
-            ],
-        }
-    )
 
 
 def _tls_only_policy(bucket_arn: str) -> str:

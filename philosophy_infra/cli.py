@@ -69,8 +69,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 # The SDKs load their submodules lazily, on first use of a class; touching those classes up front keeps SDK
 # import time out of the program's own timing.
-_SDK_ALIASES = {"aws": "pulumi_aws", "eks": "pulumi_eks", "k8s": "pulumi_kubernetes"}
-_SDK_USE = re.compile(r"\b(aws|eks|k8s)\.((?:[a-z0-9_]+\.)*)([A-Z]\w*)\b")
+_SDK_ALIASES = {"aws": "pulumi_aws", "eks": "pulumi_eks", "k8s": "pulumi_kubernetes", "random": "pulumi_random"}
+_SDK_USE = re.compile(r"\b(aws|eks|k8s|random)\.((?:[a-z0-9_]+\.)*)([A-Z]\w*)\b")
 
 
 def _preload_program_imports(main_py: Path) -> None:

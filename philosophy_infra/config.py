@@ -20,7 +20,7 @@ from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from philosophy_infra import cidr
+from philosophy_infra import cidr, windows
 
 NAMESPACE = "philosophy-infra"
 REGION_KEY = "aws:region"
@@ -31,6 +31,15 @@ LOG_RETENTION_DAYS = frozenset(
 )
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+
+
+class _NotShown:
+    def __repr__(self) -> str:
+        return "NOT_SHOWN"
+
+
+# The value of a key the program does not know is never echoed: it may be a password put in the wrong place.
+NOT_SHOWN: Any = _NotShown()
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class ConfigIssue:
         return self.key if ":" in self.key else f"{NAMESPACE}:{self.key}"
 
     def __str__(self) -> str:
+        if self.value is NOT_SHOWN:
+            return f"{self.full_key} (value not shown): {self.rule}"
         return f"{self.full_key} = {json.dumps(self.value, default=str)}: {self.rule}"
 
 
@@ -111,6 +122,25 @@ class CapacityType(StrEnum):
 class AssetsEncryption(StrEnum):
     KMS = "kms"  # SSE-KMS with a customer managed key and an S3 bucket key
     S3_MANAGED = "s3Managed"  # SSE-S3 (AES256), keys owned by S3
+
+
+class CacheEngine(StrEnum):
+    VALKEY = "valkey"  # ElastiCache's forward path: the open-source successor of Redis OSS 7.2
+    REDIS = "redis"  # Redis OSS, whose last ElastiCache version is 7.1
+
+
+class ClusterMode(StrEnum):
+    """ElastiCache's cluster mode: keys sharded across node groups, or one primary with replicas."""
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+class DatabaseInsights(StrEnum):
+    """CloudWatch Database Insights, which replaced the Performance Insights console in 2026."""
+
+    STANDARD = "standard"  # 7 days of performance history, no extra charge
+    ADVANCED = "advanced"  # 15 months of history and per-query analysis, billed per vCPU
 
 
 # --- sections --------------------------------------------------------------------------------------------
@@ -306,6 +336,220 @@ class NodeGroupConfig(_Model):
                 yield ConfigIssue(f"{key}.taints[{i}].value", taint.value, f"taint value {problem}")
 
 
+def _window_issues(
+    section: str, fields: Mapping[str, tuple[str, Any, int]]
+) -> tuple[list[ConfigIssue], dict[str, windows.Window]]:
+    """Parse each `field -> (text, parser, minimum minutes)`; the issues found and the windows that parsed."""
+    found: list[ConfigIssue] = []
+    parsed: dict[str, windows.Window] = {}
+    for field_name, (text, parser, minimum) in fields.items():
+        key = f"{section}.{field_name}"
+        try:
+            window = parser(text)
+        except ValueError as exc:
+            found.append(ConfigIssue(key, text, str(exc)))
+            continue
+        if window.minutes < minimum:
+            found.append(ConfigIssue(key, text, f"must last at least {minimum} minutes"))
+            continue
+        parsed[field_name] = window
+    return found, parsed
+
+
+# PostgreSQL majors RDS creates today and ships pgvector for. 15.4 (the seed's) cannot be created any more.
+POSTGRES_MAJOR_VERSIONS = ("17", "18")
+_DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$")
+_PG_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_PG_RESERVED_NAMES = frozenset({"postgres", "template0", "template1", "rdsadmin"})
+_RDS_RESERVED_USERS = frozenset({"rdsadmin", "rdsrepladmin", "rds_superuser", "rds_replication", "public"})
+MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
+
+
+class DatabaseConfig(_Model):
+    engine_version: str = "17"
+    """The PostgreSQL major version; RDS picks the minor and upgrades it in the maintenance window."""
+    instance_class: str
+    allocated_storage_gib: int = 100
+    max_allocated_storage_gib: int = 1000
+    """Storage autoscaling grows the volume up to this size; equal to allocatedStorageGib turns it off."""
+    multi_az: bool = True
+    database_name: str = "philosophy_db"
+    master_username: str = "philosophy_admin"
+    backup_retention_days: int = 30
+    backup_window: str = "03:00-06:00"
+    maintenance_window: str = "Mon:00:00-Mon:03:00"
+    log_retention_days: int = 365
+    slow_query_threshold_ms: int = 1000
+    insights: DatabaseInsights = DatabaseInsights.STANDARD
+    monitoring_interval_seconds: int = 60
+
+    def issues(self, protected: bool) -> Iterator[ConfigIssue]:
+        if self.engine_version not in POSTGRES_MAJOR_VERSIONS:
+            yield ConfigIssue(
+                "database.engineVersion",
+                self.engine_version,
+                "must be a PostgreSQL major version RDS can create with pgvector: "
+                f"{', '.join(POSTGRES_MAJOR_VERSIONS)} (the major only; RDS keeps the minor current)",
+            )
+        if not _DB_INSTANCE_CLASS.match(self.instance_class):
+            yield ConfigIssue("database.instanceClass", self.instance_class, "must be an RDS class like db.r6g.xlarge")
+        if not 20 <= self.allocated_storage_gib <= 65536:
+            yield ConfigIssue(
+                "database.allocatedStorageGib", self.allocated_storage_gib, "gp3 volumes are 20 to 65536 GiB"
+            )
+        if not self.allocated_storage_gib <= self.max_allocated_storage_gib <= 65536:
+            yield ConfigIssue(
+                "database.maxAllocatedStorageGib",
+                self.max_allocated_storage_gib,
+                f"must be between allocatedStorageGib ({self.allocated_storage_gib}) and 65536",
+            )
+        if not _PG_IDENTIFIER.match(self.database_name) or self.database_name in _PG_RESERVED_NAMES:
+            yield ConfigIssue(
+                "database.databaseName",
+                self.database_name,
+                "must be 1-63 lowercase letters, digits or '_', start with a letter, and not be "
+                f"{', '.join(sorted(_PG_RESERVED_NAMES))}",
+            )
+        if not _PG_IDENTIFIER.match(self.master_username) or self.master_username in _RDS_RESERVED_USERS:
+            yield ConfigIssue(
+                "database.masterUsername",
+                self.master_username,
+                "must be 1-63 lowercase letters, digits or '_', start with a letter, and not be a name RDS "
+                f"reserves ({', '.join(sorted(_RDS_RESERVED_USERS))})",
+            )
+        minimum_retention = 7 if protected else 1
+        if not minimum_retention <= self.backup_retention_days <= 35:
+            yield ConfigIssue(
+                "database.backupRetentionDays",
+                self.backup_retention_days,
+                f"must be {minimum_retention}-35 days"
+                + (" in a protected environment" if protected else " (0 would turn automated backups off)"),
+            )
+        found, parsed = _window_issues(
+            "database",
+            {
+                "backupWindow": (self.backup_window, windows.parse_daily, 30),
+                "maintenanceWindow": (self.maintenance_window, windows.parse_weekly, 30),
+            },
+        )
+        yield from found
+        if len(parsed) == 2 and windows.overlap(parsed["backupWindow"], parsed["maintenanceWindow"]):
+            yield ConfigIssue(
+                "database.backupWindow",
+                self.backup_window,
+                f"overlaps the maintenance window {self.maintenance_window}; RDS refuses overlapping windows",
+            )
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            yield ConfigIssue(
+                "database.logRetentionDays", self.log_retention_days, "must be a CloudWatch Logs retention value"
+            )
+        if self.slow_query_threshold_ms < 100:
+            yield ConfigIssue(
+                "database.slowQueryThresholdMs",
+                self.slow_query_threshold_ms,
+                "must be at least 100 ms: lower values log nearly every statement, with its parameters",
+            )
+        if self.monitoring_interval_seconds not in MONITORING_INTERVALS:
+            yield ConfigIssue(
+                "database.monitoringIntervalSeconds",
+                self.monitoring_interval_seconds,
+                f"enhanced monitoring intervals are {', '.join(map(str, MONITORING_INTERVALS))} seconds",
+            )
+
+
+# Engine versions ElastiCache creates today. Redis OSS stops at 7.1; Valkey continues it.
+CACHE_ENGINE_VERSIONS = {CacheEngine.VALKEY: ("7.2", "8.0", "8.1", "8.2"), CacheEngine.REDIS: ("7.0", "7.1")}
+_CACHE_NODE_TYPE = re.compile(r"^cache\.[a-z0-9-]+\.[a-z0-9]+$")
+MAX_SHARDS, MAX_REPLICAS, MAX_CACHE_NODES = 500, 5, 500
+
+
+class CacheConfig(_Model):
+    engine: CacheEngine = CacheEngine.VALKEY
+    engine_version: str | None = None
+    """Defaults to the newest version of the engine ElastiCache offers."""
+    node_type: str
+    cluster_mode: ClusterMode = ClusterMode.ENABLED
+    shards: int
+    replicas_per_shard: int
+    automatic_failover: bool = True
+    multi_az: bool = True
+    snapshot_retention_days: int = 5
+    snapshot_window: str = "03:00-05:00"
+    maintenance_window: str = "sun:05:00-sun:07:00"
+    log_retention_days: int = 365
+
+    @property
+    def version(self) -> str:
+        return self.engine_version or CACHE_ENGINE_VERSIONS[self.engine][-1]
+
+    @property
+    def parameter_group_family(self) -> str:
+        return f"{self.engine.value}{self.version.split('.')[0]}"
+
+    def issues(self, protected: bool) -> Iterator[ConfigIssue]:
+        known = CACHE_ENGINE_VERSIONS[self.engine]
+        if self.version not in known:
+            yield ConfigIssue(
+                "cache.engineVersion",
+                self.version,
+                f"{self.engine.value} versions ElastiCache can create: {', '.join(known)}",
+            )
+        if not _CACHE_NODE_TYPE.match(self.node_type):
+            yield ConfigIssue("cache.nodeType", self.node_type, "must be an ElastiCache node type like cache.r6g.large")
+        shards_ok, replicas_ok = 1 <= self.shards <= MAX_SHARDS, 0 <= self.replicas_per_shard <= MAX_REPLICAS
+        if not shards_ok:
+            yield ConfigIssue("cache.shards", self.shards, f"ElastiCache allows 1 to {MAX_SHARDS} shards")
+        elif self.cluster_mode is ClusterMode.DISABLED and self.shards != 1:
+            yield ConfigIssue("cache.shards", self.shards, "clusterMode disabled has exactly one shard")
+        if not replicas_ok:
+            yield ConfigIssue(
+                "cache.replicasPerShard",
+                self.replicas_per_shard,
+                f"ElastiCache allows 0 to {MAX_REPLICAS} replicas per shard",
+            )
+        if shards_ok and replicas_ok and self.shards * (1 + self.replicas_per_shard) > MAX_CACHE_NODES:
+            yield ConfigIssue(
+                "cache.shards",
+                {"shards": self.shards, "replicasPerShard": self.replicas_per_shard},
+                f"shards x (1 + replicasPerShard) must be at most {MAX_CACHE_NODES} nodes",
+            )
+        if self.cluster_mode is ClusterMode.ENABLED and not self.automatic_failover:
+            yield ConfigIssue("cache.automaticFailover", False, "clusterMode enabled requires automatic failover")
+        if self.automatic_failover and self.replicas_per_shard < 1:
+            yield ConfigIssue(
+                "cache.replicasPerShard",
+                self.replicas_per_shard,
+                "automatic failover needs at least one replica per shard to promote",
+            )
+        if self.multi_az and not self.automatic_failover:
+            yield ConfigIssue("cache.multiAz", True, "Multi-AZ needs automaticFailover: true")
+        minimum_retention = 1 if protected else 0
+        if not minimum_retention <= self.snapshot_retention_days <= 35:
+            yield ConfigIssue(
+                "cache.snapshotRetentionDays",
+                self.snapshot_retention_days,
+                f"must be {minimum_retention}-35 days" + (" in a protected environment" if protected else ""),
+            )
+        found, parsed = _window_issues(
+            "cache",
+            {
+                "snapshotWindow": (self.snapshot_window, windows.parse_daily, 60),
+                "maintenanceWindow": (self.maintenance_window, windows.parse_weekly, 60),
+            },
+        )
+        yield from found
+        if len(parsed) == 2 and windows.overlap(parsed["snapshotWindow"], parsed["maintenanceWindow"]):
+            yield ConfigIssue(
+                "cache.snapshotWindow",
+                self.snapshot_window,
+                f"overlaps the maintenance window {self.maintenance_window}; ElastiCache refuses overlapping windows",
+            )
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            yield ConfigIssue(
+                "cache.logRetentionDays", self.log_retention_days, "must be a CloudWatch Logs retention value"
+            )
+
+
 class StackConfig(_Model):
     """Everything one stack's `Pulumi.<stack>.yaml` says, plus the AWS region it deploys to."""
 
@@ -318,6 +562,8 @@ class StackConfig(_Model):
     assets: AssetsConfig = AssetsConfig()
     cluster: ClusterConfig
     node_groups: dict[str, NodeGroupConfig] = Field(min_length=1)
+    database: DatabaseConfig
+    cache: CacheConfig
 
     def issues(self) -> Iterator[ConfigIssue]:
         if not _REGION.fullmatch(self.region):
@@ -338,6 +584,8 @@ class StackConfig(_Model):
                     f"nodeGroups.{name}", name, "node group keys are 1-31 lowercase letters, digits or dashes"
                 )
             yield from group.issues(f"nodeGroups.{name}")
+        yield from self.database.issues(self.protected)
+        yield from self.cache.issues(self.protected)
 
     @property
     def protected(self) -> bool:
@@ -354,7 +602,7 @@ class StackConfig(_Model):
             if namespace != NAMESPACE:
                 continue
             if key == "region":
-                issues.append(ConfigIssue(key, value, f"unknown key: the region is read from {REGION_KEY}"))
+                issues.append(ConfigIssue(key, NOT_SHOWN, f"unknown key: the region is read from {REGION_KEY}"))
                 continue
             section[key] = _decode(value)
         region = raw.get(REGION_KEY)
@@ -396,6 +644,8 @@ def _issue_from_pydantic(model: type[BaseModel], err: Any) -> ConfigIssue:
     elif err["type"] == "missing":
         rule = "is required"
     value = err.get("input") if err["type"] != "missing" else None
+    if err["type"] == "extra_forbidden":
+        value = NOT_SHOWN
     return ConfigIssue(key, value if not isinstance(value, BaseModel) else str(value), rule)
 
 

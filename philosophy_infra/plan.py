@@ -113,6 +113,9 @@ class PlanMocks(Mocks):
             )
             state.update(_aws_outputs(args.typ, state, self.region))
             resource_id = _aws_id(args.typ, state, resource_id)
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            # Marked secret by the SDK (additional_secret_outputs), so the plan shows it masked.
+            state["result"] = f"offline-plan-{_short_hash(args.name)}"
         return resource_id, state
 
 
@@ -121,6 +124,10 @@ def _aws_id(typ: str, state: dict[str, Any], default: str) -> str:
         return str(state["bucket"])
     if typ in ("aws:rds/subnetGroup:SubnetGroup", "aws:elasticache/subnetGroup:SubnetGroup"):
         return str(state["name"])
+    if typ == "aws:rds/instance:Instance":
+        return str(state["identifier"])
+    if typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+        return str(state["replicationGroupId"])
     return default
 
 
@@ -140,6 +147,34 @@ def _aws_outputs(typ: str, state: dict[str, Any], region: str) -> dict[str, Any]
         return {"arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}"}
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":
         return {"latestVersion": 1, "defaultVersion": 1}
+    if typ == "aws:rds/instance:Instance":
+        identifier = state.setdefault("identifier", name)
+        address = f"{identifier}.offlineplan.{region}.rds.amazonaws.com"
+        port = state.get("port", 5432)
+        resource_id = f"db-OFFLINEPLAN{_short_hash(identifier).upper()}"
+        secret = f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!{resource_id.lower()}-AbCdEf"
+        return {
+            "arn": f"arn:aws:rds:{region}:{ACCOUNT_ID}:db:{identifier}",
+            "address": address,
+            "endpoint": f"{address}:{port}",
+            "port": port,
+            "resourceId": resource_id,
+            "masterUserSecrets": [
+                {"secretArn": secret, "kmsKeyId": state.get("masterUserSecretKmsKeyId"), "secretStatus": "active"}
+            ],
+        }
+    if typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+        group_id = state.setdefault("replicationGroupId", name)
+        host = f"{group_id}.offlineplan.{region}.cache.amazonaws.com"
+        cluster_mode = state.get("clusterMode") == "enabled"
+        return {
+            "arn": f"arn:aws:elasticache:{region}:{ACCOUNT_ID}:replicationgroup:{group_id}",
+            "configurationEndpointAddress": f"clustercfg.{host}" if cluster_mode else "",
+            "primaryEndpointAddress": "" if cluster_mode else f"master.{host}",
+            "port": state.get("port", 6379),
+        }
+    if typ == "aws:secretsmanager/secret:Secret":
+        return {"arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{name}-AbCdEf"}
     if typ == "aws:kms/key:Key":
         return {"keyId": f"{name}-key-id", "arn": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{name}-key-id"}
     return {}
@@ -215,15 +250,15 @@ class RecordingMonitor(MockMonitor):
             self._note_loop()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         try:
-            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            response = super().RegisterResource(_without_resource_references(request, wire))  # type: ignore[no-untyped-call]
         finally:
             self._note_loop()
         deps = set(request.dependencies)
         for prop_deps in request.propertyDependencies.values():
             deps.update(prop_deps.urns)
         provider = request.provider.rsplit("::", 1)[0] if request.provider else None
-        wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         # A resource passed by reference is waited on too; under mocks the SDK cannot expand a remote
         # component into its children, so take the references from the inputs themselves.
         deps.update(_referenced_urns(wire))
@@ -244,6 +279,31 @@ class RecordingMonitor(MockMonitor):
             )
         )
         return response
+
+
+def _without_resource_references(request: Any, wire: dict[str, Any]) -> Any:
+    """The request with every resource reference in its inputs replaced by the resource's URN.
+
+    MockMonitor deserializes inputs on its worker thread, where a reference to a resource whose SDK is
+    loaded is rebuilt as a Resource object; that registers a read RPC on the thread's own event loop, which
+    the main loop then awaits and fails on ("attached to a different loop"). A URN is all the mocks need."""
+    if not _referenced_urns(wire):
+        return request
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.object.Clear()
+    copy.object.update(_urns_for_references(wire))
+    return copy
+
+
+def _urns_for_references(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(_SIG_KEY) == _SIG_RESOURCE:
+            return value.get("urn")
+        return {k: _urns_for_references(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_urns_for_references(v) for v in value]
+    return value
 
 
 def _referenced_urns(value: Any) -> set[str]:

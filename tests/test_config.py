@@ -13,6 +13,7 @@ import yaml
 
 from philosophy_infra.config import (
     AssetsEncryption,
+    ClusterMode,
     DataProtection,
     NatGatewayStrategy,
     StackConfig,
@@ -85,7 +86,9 @@ def _both(*mutations: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, A
     return mutate
 
 
-NET, ASSETS, CLUSTER, GROUPS = (f"philosophy-infra:{k}" for k in ("network", "assets", "cluster", "nodeGroups"))
+NET, ASSETS, CLUSTER, GROUPS, DB, CACHE = (
+    f"philosophy-infra:{k}" for k in ("network", "assets", "cluster", "nodeGroups", "database", "cache")
+)
 
 
 # (mutation, the key the message must name, a fragment of the rule or value it must show)
@@ -283,6 +286,146 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         "philosophy-infra:nodeGroups.GPU_nodes",
         "lowercase",
     ),
+    # --- database ---
+    "missing database": (_put(DB, delete=True), DB, "required"),
+    "postgres 15.4 (the seed's)": (_put(DB, "engineVersion", value="15.4"), f"{DB}.engineVersion", "pgvector"),
+    "postgres 16": (_put(DB, "engineVersion", value="16"), f"{DB}.engineVersion", "17, 18"),
+    "db instance class without db.": (
+        _put(DB, "instanceClass", value="r6g.xlarge"),
+        f"{DB}.instanceClass",
+        "db.r6g.xlarge",
+    ),
+    "db storage too small": (_put(DB, "allocatedStorageGib", value=10), f"{DB}.allocatedStorageGib", "20 to 65536"),
+    "db storage ceiling below the volume": (
+        _put(DB, "maxAllocatedStorageGib", value=50),
+        f"{DB}.maxAllocatedStorageGib",
+        "between allocatedStorageGib (100)",
+    ),
+    "db backups off in prod": (
+        _put(DB, "backupRetentionDays", value=0),
+        f"{DB}.backupRetentionDays",
+        "protected environment",
+    ),
+    "db backups beyond 35 days": (_put(DB, "backupRetentionDays", value=36), f"{DB}.backupRetentionDays", "7-35"),
+    "db backup window overlaps maintenance": (
+        _put(DB, "backupWindow", value="23:00-01:00"),
+        f"{DB}.backupWindow",
+        "overlaps the maintenance window Mon:00:00-Mon:03:00",
+    ),
+    "db backup window malformed": (_put(DB, "backupWindow", value="3am-6am"), f"{DB}.backupWindow", "hh:mm-hh:mm"),
+    "db backup window too short": (
+        _put(DB, "backupWindow", value="03:00-03:15"),
+        f"{DB}.backupWindow",
+        "at least 30 minutes",
+    ),
+    "db maintenance day misspelt": (
+        _put(DB, "maintenanceWindow", value="Mun:00:00-Mon:03:00"),
+        f"{DB}.maintenanceWindow",
+        "not a day",
+    ),
+    "db name reserved": (_put(DB, "databaseName", value="postgres"), f"{DB}.databaseName", "postgres"),
+    "db name with a dash": (_put(DB, "databaseName", value="philosophy-db"), f"{DB}.databaseName", "lowercase"),
+    "master username reserved by RDS": (
+        _put(DB, "masterUsername", value="rdsadmin"),
+        f"{DB}.masterUsername",
+        "reserves",
+    ),
+    "slow query threshold logs everything": (
+        _put(DB, "slowQueryThresholdMs", value=0),
+        f"{DB}.slowQueryThresholdMs",
+        "at least 100 ms",
+    ),
+    "db log retention not a CloudWatch value": (
+        _put(DB, "logRetentionDays", value=100),
+        f"{DB}.logRetentionDays",
+        "retention value",
+    ),
+    "enhanced monitoring interval": (
+        _put(DB, "monitoringIntervalSeconds", value=45),
+        f"{DB}.monitoringIntervalSeconds",
+        "1, 5, 10, 15, 30, 60",
+    ),
+    "unknown insights mode": (_put(DB, "insights", value="premium"), f"{DB}.insights", "'standard' or 'advanced'"),
+    "master password in config": (
+        _put(DB, "password", value="hunter2-plaintext"),
+        f"{DB}.password",
+        "unknown key; allowed here: allocatedStorageGib",
+    ),
+    # --- cache ---
+    "missing cache": (_put(CACHE, delete=True), CACHE, "required"),
+    "memcached": (_put(CACHE, "engine", value="memcached"), f"{CACHE}.engine", "'valkey' or 'redis'"),
+    "redis engine with a valkey version": (
+        _both(_put(CACHE, "engine", value="redis"), _put(CACHE, "engineVersion", value="8.2")),
+        f"{CACHE}.engineVersion",
+        "redis versions ElastiCache can create: 7.0, 7.1",
+    ),
+    "redis 7.0 as valkey": (
+        _put(CACHE, "engineVersion", value="7.0"),
+        f"{CACHE}.engineVersion",
+        "valkey versions",
+    ),
+    "cache node type without cache.": (
+        _put(CACHE, "nodeType", value="r6g.large"),
+        f"{CACHE}.nodeType",
+        "cache.r6g.large",
+    ),
+    "automatic failover without replicas": (
+        _put(CACHE, "replicasPerShard", value=0),
+        f"{CACHE}.replicasPerShard",
+        "at least one replica per shard",
+    ),
+    "multi-az without automatic failover": (
+        _both(
+            _put(CACHE, "clusterMode", value="disabled"),
+            _put(CACHE, "shards", value=1),
+            _put(CACHE, "automaticFailover", value=False),
+        ),
+        f"{CACHE}.multiAz",
+        "Multi-AZ needs automaticFailover",
+    ),
+    "cluster mode without automatic failover": (
+        _both(_put(CACHE, "automaticFailover", value=False), _put(CACHE, "multiAz", value=False)),
+        f"{CACHE}.automaticFailover",
+        "clusterMode enabled requires automatic failover",
+    ),
+    "too many shards": (_put(CACHE, "shards", value=501), f"{CACHE}.shards", "1 to 500 shards"),
+    "no shards": (_put(CACHE, "shards", value=0), f"{CACHE}.shards", "1 to 500 shards"),
+    "too many replicas": (_put(CACHE, "replicasPerShard", value=6), f"{CACHE}.replicasPerShard", "0 to 5 replicas"),
+    "too many nodes": (
+        _both(_put(CACHE, "shards", value=200), _put(CACHE, "replicasPerShard", value=2)),
+        f"{CACHE}.shards",
+        "at most 500 nodes",
+    ),
+    "several shards without cluster mode": (
+        _put(CACHE, "clusterMode", value="disabled"),
+        f"{CACHE}.shards",
+        "exactly one shard",
+    ),
+    "snapshot window overlaps maintenance": (
+        _put(CACHE, "snapshotWindow", value="04:00-06:00"),
+        f"{CACHE}.snapshotWindow",
+        "overlaps the maintenance window sun:05:00-sun:07:00",
+    ),
+    "snapshot window too short": (
+        _put(CACHE, "snapshotWindow", value="03:00-03:30"),
+        f"{CACHE}.snapshotWindow",
+        "at least 60 minutes",
+    ),
+    "cache maintenance window malformed": (
+        _put(CACHE, "maintenanceWindow", value="sunday 05:00"),
+        f"{CACHE}.maintenanceWindow",
+        "ddd:hh:mm-ddd:hh:mm",
+    ),
+    "no cache snapshots in prod": (
+        _put(CACHE, "snapshotRetentionDays", value=0),
+        f"{CACHE}.snapshotRetentionDays",
+        "protected environment",
+    ),
+    "auth token in config": (
+        _put(CACHE, "authToken", value="hunter2-plaintext"),
+        f"{CACHE}.authToken",
+        "unknown key",
+    ),
 }
 
 
@@ -296,6 +439,7 @@ def test_invalid_config_is_rejected_naming_the_key(case: str, prod_raw: dict[str
     message = str(info.value)
     assert re.search(rf"^  - {re.escape(key)}( |$)", message, re.M), message
     assert fragment in message, message
+    assert "hunter2" not in message, "a value under an unknown key may be a secret: never echo it"
 
 
 def test_every_problem_is_reported_at_once(prod_raw: dict[str, Any]) -> None:
@@ -324,3 +468,37 @@ def test_stack_files_hold_no_plain_text_secret() -> None:
         for key, value in (yaml.safe_load(path.read_text()).get("config") or {}).items():
             if re.search(r"password|token|secret|api[_-]?key", key, re.I):
                 assert isinstance(value, dict) and set(value) == {"secure"}, f"{path.name}: {key}"
+
+
+def test_staging_may_run_single_az_without_snapshots() -> None:
+    raw = raw_config("staging")
+    raw["philosophy-infra:cache"]["snapshotRetentionDays"] = 0
+    config = load("staging", raw)
+    assert config.database.multi_az is False and config.cache.multi_az is False
+    assert config.cache.snapshot_retention_days == 0
+    with pytest.raises(StackConfigError, match="snapshotRetentionDays"):
+        load("prod", {**raw, "philosophy-infra:dataProtection": "protected"})
+
+
+def test_a_single_node_cache_without_cluster_mode_is_valid() -> None:
+    raw = raw_config("staging")
+    raw["philosophy-infra:cache"].update(
+        {"clusterMode": "disabled", "shards": 1, "replicasPerShard": 0, "automaticFailover": False, "multiAz": False}
+    )
+    cache = load("staging", raw).cache
+    assert cache.cluster_mode is ClusterMode.DISABLED and cache.replicas_per_shard == 0
+
+
+@pytest.mark.parametrize(
+    ("engine", "version", "family"),
+    [("valkey", None, "valkey8"), ("valkey", "7.2", "valkey7"), ("redis", None, "redis7")],
+)
+def test_cache_version_defaults_to_the_engines_newest(engine: str, version: str | None, family: str) -> None:
+    raw = raw_config("prod")
+    raw["philosophy-infra:cache"]["engine"] = engine
+    raw["philosophy-infra:cache"].pop("engineVersion")
+    if version:
+        raw["philosophy-infra:cache"]["engineVersion"] = version
+    cache = load("prod", raw).cache
+    assert cache.parameter_group_family == family
+    assert cache.version == (version or {"valkey": "8.2", "redis": "7.1"}[engine])

@@ -1,0 +1,210 @@
+"""The service's PostgreSQL on RDS: private, encrypted, no password anywhere, backed up, logged and watched.
+
+pgvector needs nothing here: the extension is `vector`, it is not a preload library, and the workloads create
+it inside the database (`CREATE EXTENSION IF NOT EXISTS vector`) with the endpoint and secret exported below.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.encryption_key import EncryptionKey, EncryptionKeyArgs
+from components.ingress import security_group_for_nodes
+from philosophy_infra.config import DatabaseConfig, DatabaseInsights, DataProtection
+
+PORT = 5432
+LOG_EXPORTS = ("postgresql", "upgrade")
+# RDS keeps advanced Database Insights data for 15 months; standard mode keeps 7 days at no charge.
+INSIGHTS_RETENTION_DAYS = {DatabaseInsights.STANDARD: 7, DatabaseInsights.ADVANCED: 465}
+MONITORING_POLICY = "policy/service-role/AmazonRDSEnhancedMonitoringRole"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseArgs:
+    identifier: str
+    """The RDS instance identifier, fixed so its log groups can be created first, with retention."""
+    settings: DatabaseConfig
+    vpc_id: pulumi.Input[str]
+    db_subnet_group_name: pulumi.Input[str]
+    node_security_group_id: pulumi.Input[str]
+    """The only security group whose members may connect, on 5432."""
+    data_protection: DataProtection = DataProtection.PROTECTED
+
+
+class Database(pulumi.ComponentResource):
+    address: pulumi.Output[str]
+    port: pulumi.Output[int]
+    database_name: str
+    master_username: str
+    master_secret_arn: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
+    """The `db-...` id that IAM database authentication policies (`rds-db:connect`) name."""
+    security_group_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("philosophy:index:Database", name, None, opts)
+        settings = args.settings
+        protected = args.data_protection is DataProtection.PROTECTED
+        child = pulumi.ResourceOptions(parent=self)
+
+        key = EncryptionKey(
+            f"{name}-encryption",
+            EncryptionKeyArgs(
+                description=f"{args.identifier}: storage, snapshots, master secret, Database Insights",
+                alias=args.identifier,
+                data_protection=args.data_protection,
+            ),
+            opts=child,
+        )
+        security_group = security_group_for_nodes(
+            name,
+            parent=self,
+            description=f"{args.identifier}: PostgreSQL from the EKS nodes only",
+            vpc_id=args.vpc_id,
+            port=PORT,
+            node_security_group_id=args.node_security_group_id,
+        )
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-params",
+            family=f"postgres{settings.engine_version}",
+            description=f"{args.identifier} postgres{settings.engine_version}",
+            parameters=parameter_list(settings.slow_query_threshold_ms),
+            opts=child,
+        )
+        # RDS writes to these exact names; creating them first is how the retention gets set.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-log-{kind}",
+                name=f"/aws/rds/instance/{args.identifier}/{kind}",
+                retention_in_days=settings.log_retention_days,
+                opts=child,
+            )
+            for kind in LOG_EXPORTS
+        ]
+        monitoring_role, monitoring_policy = self._monitoring_role(name)
+
+        instance = aws.rds.Instance(
+            f"{name}-instance",
+            identifier=args.identifier,
+            engine="postgres",
+            engine_version=settings.engine_version,
+            # Without this RDS enrolls the instance in paid Extended Support when the major version ages out.
+            engine_lifecycle_support="open-source-rds-extended-support-disabled",
+            # Raising `engineVersion` in the stack config is the decision to upgrade; review sees it.
+            allow_major_version_upgrade=True,
+            auto_minor_version_upgrade=True,
+            instance_class=settings.instance_class,
+            storage_type="gp3",
+            allocated_storage=settings.allocated_storage_gib,
+            max_allocated_storage=settings.max_allocated_storage_gib,
+            storage_encrypted=True,
+            kms_key_id=key.key_arn,
+            db_name=settings.database_name,
+            username=settings.master_username,
+            # RDS generates the password, keeps it in Secrets Manager and rotates it: it never exists here.
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=key.key_arn,
+            iam_database_authentication_enabled=True,
+            multi_az=settings.multi_az,
+            db_subnet_group_name=args.db_subnet_group_name,
+            vpc_security_group_ids=[security_group.id],
+            publicly_accessible=False,
+            port=PORT,
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            parameter_group_name=parameters.name,
+            backup_retention_period=settings.backup_retention_days,
+            backup_window=settings.backup_window,
+            # RDS reports the window in lower case; writing it so keeps the diff empty.
+            maintenance_window=settings.maintenance_window.lower(),
+            copy_tags_to_snapshot=True,
+            delete_automated_backups=False,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=f"{args.identifier}-final",
+            deletion_protection=protected,
+            # Protected environments take changes in the maintenance window, not in the middle of the day.
+            apply_immediately=not protected,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            database_insights_mode=settings.insights.value,
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=key.key_arn,
+            performance_insights_retention_period=INSIGHTS_RETENTION_DAYS[settings.insights],
+            monitoring_interval=settings.monitoring_interval_seconds,
+            monitoring_role_arn=monitoring_role.arn,
+            opts=pulumi.ResourceOptions(parent=self, protect=protected, depends_on=[*log_groups, monitoring_policy]),
+        )
+
+        self.address = instance.address
+        self.port = instance.port
+        self.database_name = settings.database_name
+        self.master_username = settings.master_username
+        self.master_secret_arn = instance.master_user_secrets.apply(_secret_arn)
+        self.resource_id = instance.resource_id
+        self.security_group_id = security_group.id
+        self.register_outputs(
+            {
+                "address": self.address,
+                "port": self.port,
+                "databaseName": self.database_name,
+                "masterSecretArn": self.master_secret_arn,
+                "resourceId": self.resource_id,
+            }
+        )
+
+    def _monitoring_role(self, name: str) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+        """The role RDS enhanced monitoring assumes to publish OS metrics; only this account's RDS may."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
+        role = aws.iam.Role(
+            f"{name}-monitoring",
+            description="RDS enhanced monitoring",
+            assume_role_policy=account.apply(_monitoring_trust),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring-policy",
+            role=role.name,
+            policy_arn=partition.apply(lambda p: f"arn:{p}:iam::aws:{MONITORING_POLICY}"),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        return role, attachment
+
+
+def parameter_list(slow_query_threshold_ms: int) -> list[aws.rds.ParameterGroupParameterArgsDict]:
+    """The parameters the service needs; everything else stays at the RDS default for the family."""
+    return [
+        # Query statistics for Database Insights and tuning. A static parameter: applied at the next reboot.
+        {"name": "shared_preload_libraries", "value": "pg_stat_statements", "apply_method": "pending-reboot"},
+        # Schema changes are logged; `all` (the seed's) would log every statement and the secrets in them.
+        {"name": "log_statement", "value": "ddl"},
+        {"name": "log_min_duration_statement", "value": str(slow_query_threshold_ms)},
+        {"name": "log_lock_waits", "value": "1"},
+        {"name": "rds.force_ssl", "value": "1"},
+    ]
+
+
+def _secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret] | None) -> str:
+    if not secrets or not secrets[0].secret_arn:
+        raise ValueError("RDS reported no master user secret although manage_master_user_password is on")
+    return secrets[0].secret_arn
+
+
+def _monitoring_trust(account: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                }
+            ],
+        }
+    )
