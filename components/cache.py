@@ -6,6 +6,7 @@ Manager secret under the cache's KMS key, which is where workloads read it; it i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -18,8 +19,9 @@ from philosophy_infra.config import CacheConfig, ClusterMode, DataProtection
 
 PORT = 6379
 LOG_TYPES = ("slow-log", "engine-log")
-# ElastiCache accepts 16-128 printable characters; letters and digits avoid the forbidden ones (" / @ space).
+# ElastiCache accepts 16-128 characters: letters, digits and a few symbols; letters and digits are enough.
 AUTH_TOKEN_LENGTH = 64
+_REPLICATION_GROUP_ID = re.compile(r"^(?=.{1,40}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,8 +45,11 @@ class Cache(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:Cache", name, None, opts)
-        if len(args.replication_group_id) > 40:
-            raise ValueError(f"replication group id {args.replication_group_id!r} is longer than 40 characters")
+        if not _REPLICATION_GROUP_ID.match(args.replication_group_id):
+            raise ValueError(
+                f"replication group id {args.replication_group_id!r}: ElastiCache wants 1-40 lowercase letters, "
+                "digits and single dashes, starting with a letter"
+            )
         settings = args.settings
         protected = args.data_protection is DataProtection.PROTECTED
         cluster_mode = settings.cluster_mode is ClusterMode.ENABLED
@@ -53,8 +58,9 @@ class Cache(pulumi.ComponentResource):
         key = EncryptionKey(
             f"{name}-encryption",
             EncryptionKeyArgs(
-                description=f"{args.replication_group_id}: data at rest, snapshots, AUTH token secret",
+                description=f"{args.replication_group_id}: data at rest, snapshots, AUTH token secret, logs",
                 alias=args.replication_group_id,
+                log_group_prefix=f"/aws/elasticache/{args.replication_group_id}/",
                 data_protection=args.data_protection,
             ),
             opts=child,
@@ -72,7 +78,9 @@ class Cache(pulumi.ComponentResource):
             family=settings.parameter_group_family,
             description=f"{args.replication_group_id} {settings.parameter_group_family}",
             parameters=[{"name": "cluster-enabled", "value": "yes" if cluster_mode else "no"}],
-            opts=child,
+            # An engine upgrade brings a group of the new family while the old one may still be attached
+            # (changes wait for the maintenance window in protected stacks): leave it, remove it by hand.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         token = random.RandomPassword(f"{name}-auth-token", length=AUTH_TOKEN_LENGTH, special=False, opts=child)
         secret = aws.secretsmanager.Secret(
@@ -93,11 +101,18 @@ class Cache(pulumi.ComponentResource):
                 f"{name}-{log_type}",
                 name=f"/aws/elasticache/{args.replication_group_id}/{log_type}",
                 retention_in_days=settings.log_retention_days,
+                kms_key_id=key.key_arn,
                 opts=child,
             )
             for log_type in LOG_TYPES
         }
 
+        final_snapshot_suffix = random.RandomId(
+            f"{name}-final-snapshot-suffix",
+            byte_length=4,
+            keepers={"kmsKeyId": key.key_arn, "engine": settings.engine.value},
+            opts=child,
+        )
         group = aws.elasticache.ReplicationGroup(
             f"{name}-replication-group",
             replication_group_id=args.replication_group_id,
@@ -127,7 +142,10 @@ class Cache(pulumi.ComponentResource):
             snapshot_window=settings.snapshot_window,
             # ElastiCache reports the window in lower case; writing it so keeps the diff empty.
             maintenance_window=settings.maintenance_window.lower(),
-            final_snapshot_identifier=f"{args.replication_group_id}-final",
+            # Final snapshots outlive the group: a new suffix whenever the group would be replaced.
+            final_snapshot_identifier=pulumi.Output.concat(
+                args.replication_group_id, "-final-", final_snapshot_suffix.hex
+            ),
             auto_minor_version_upgrade=True,
             apply_immediately=not protected,
             log_delivery_configurations=[
@@ -139,7 +157,8 @@ class Cache(pulumi.ComponentResource):
                 }
                 for log_type, log_group in log_groups.items()
             ],
-            opts=pulumi.ResourceOptions(parent=self, protect=protected),
+            # The id is fixed, so a replacement must delete first; `protect` refuses it in protected stacks.
+            opts=pulumi.ResourceOptions(parent=self, protect=protected, delete_before_replace=True),
         )
 
         self.endpoint = group.configuration_endpoint_address if cluster_mode else group.primary_endpoint_address

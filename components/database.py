@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.ingress import security_group_for_nodes
@@ -55,8 +56,9 @@ class Database(pulumi.ComponentResource):
         key = EncryptionKey(
             f"{name}-encryption",
             EncryptionKeyArgs(
-                description=f"{args.identifier}: storage, snapshots, master secret, Database Insights",
+                description=f"{args.identifier}: storage, snapshots, master secret, Database Insights, logs",
                 alias=args.identifier,
+                log_group_prefix=f"/aws/rds/instance/{args.identifier}/",
                 data_protection=args.data_protection,
             ),
             opts=child,
@@ -74,7 +76,10 @@ class Database(pulumi.ComponentResource):
             family=f"postgres{settings.engine_version}",
             description=f"{args.identifier} postgres{settings.engine_version}",
             parameters=parameter_list(settings.slow_query_threshold_ms),
-            opts=child,
+            # A major upgrade brings a group of the new family; the old one stays attached until the
+            # instance is modified (in the maintenance window in protected stacks), so it is left behind
+            # rather than deleted too early. Remove it by hand after the upgrade.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         # RDS writes to these exact names; creating them first is how the retention gets set.
         log_groups = [
@@ -82,11 +87,21 @@ class Database(pulumi.ComponentResource):
                 f"{name}-log-{kind}",
                 name=f"/aws/rds/instance/{args.identifier}/{kind}",
                 retention_in_days=settings.log_retention_days,
+                # Statement logs can carry literal values; they are encrypted with the database's key.
+                kms_key_id=key.key_arn,
                 opts=child,
             )
             for kind in LOG_EXPORTS
         ]
         monitoring_role, monitoring_policy = self._monitoring_role(name)
+        # Final snapshots outlive the instance, so each instance needs its own name for one: a new suffix
+        # whenever the instance would be replaced.
+        final_snapshot_suffix = random.RandomId(
+            f"{name}-final-snapshot-suffix",
+            byte_length=4,
+            keepers={"kmsKeyId": key.key_arn, "dbName": settings.database_name, "username": settings.master_username},
+            opts=child,
+        )
 
         instance = aws.rds.Instance(
             f"{name}-instance",
@@ -124,7 +139,7 @@ class Database(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             delete_automated_backups=False,
             skip_final_snapshot=False,
-            final_snapshot_identifier=f"{args.identifier}-final",
+            final_snapshot_identifier=pulumi.Output.concat(args.identifier, "-final-", final_snapshot_suffix.hex),
             deletion_protection=protected,
             # Protected environments take changes in the maintenance window, not in the middle of the day.
             apply_immediately=not protected,
@@ -135,7 +150,14 @@ class Database(pulumi.ComponentResource):
             performance_insights_retention_period=INSIGHTS_RETENTION_DAYS[settings.insights],
             monitoring_interval=settings.monitoring_interval_seconds,
             monitoring_role_arn=monitoring_role.arn,
-            opts=pulumi.ResourceOptions(parent=self, protect=protected, depends_on=[*log_groups, monitoring_policy]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=protected,
+                # The identifier is fixed, so a replacement must delete first; `protect` still refuses it in
+                # protected stacks, and the final snapshot is taken either way.
+                delete_before_replace=True,
+                depends_on=[*log_groups, monitoring_policy],
+            ),
         )
 
         self.address = instance.address
@@ -180,7 +202,8 @@ def parameter_list(slow_query_threshold_ms: int) -> list[aws.rds.ParameterGroupP
     return [
         # Query statistics for Database Insights and tuning. A static parameter: applied at the next reboot.
         {"name": "shared_preload_libraries", "value": "pg_stat_statements", "apply_method": "pending-reboot"},
-        # Schema changes are logged; `all` (the seed's) would log every statement and the secrets in them.
+        # Schema changes are logged; `all` (the seed's) would log every statement and the values in them.
+        # DDL can still carry a password (ALTER ROLE ... PASSWORD): set those pre-hashed, or use IAM auth.
         {"name": "log_statement", "value": "ddl"},
         {"name": "log_min_duration_statement", "value": str(slow_query_threshold_ms)},
         {"name": "log_lock_waits", "value": "1"},

@@ -16,6 +16,8 @@ class EncryptionKeyArgs:
     description: str
     alias: str
     """Without the `alias/` prefix, e.g. `philosophy-prod-database`."""
+    log_group_prefix: str | None = None
+    """CloudWatch Logs may encrypt the log groups whose names start with this prefix; none if unset."""
     data_protection: DataProtection = DataProtection.PROTECTED
 
 
@@ -28,15 +30,22 @@ class EncryptionKey(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         account = aws.get_caller_identity_output(opts=invoke).account_id
         partition = aws.get_partition_output(opts=invoke).partition
+        region = aws.get_region_output(opts=invoke).region
+        prefix = args.log_group_prefix
         key = aws.kms.Key(
             f"{name}-key",
             description=args.description,
             enable_key_rotation=True,
             # The longest wait KMS allows: a scheduled deletion can be cancelled for a month.
             deletion_window_in_days=30,
-            policy=pulumi.Output.all(partition, account).apply(lambda pa: account_key_policy(pa[0], pa[1])),
-            # Deleting the key makes everything encrypted with it, snapshots included, unreadable.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.data_protection is DataProtection.PROTECTED),
+            policy=pulumi.Output.all(partition, account, region).apply(
+                lambda par: account_key_policy(par[0], par[1], logs=(par[2], prefix) if prefix else None)
+            ),
+            # The final snapshots and retained backups outlive the data store, and they are unreadable
+            # without this key: a destroy leaves it behind in every environment (about $1 a month).
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.data_protection is DataProtection.PROTECTED, retain_on_delete=True
+            ),
         )
         aws.kms.Alias(
             f"{name}-alias",
@@ -49,19 +58,31 @@ class EncryptionKey(pulumi.ComponentResource):
         self.register_outputs({"keyArn": self.key_arn})
 
 
-def account_key_policy(partition: str, account: str) -> str:
-    """The account administers the key through IAM (the KMS default, written down); services use grants."""
-    return json.dumps(
+def account_key_policy(partition: str, account: str, logs: tuple[str, str] | None = None) -> str:
+    """The account administers the key through IAM (the KMS default, written down); services use grants.
+
+    With `logs=(region, prefix)`, CloudWatch Logs in that region may also use the key, for the log groups
+    whose names start with `prefix` only (the encryption context names the log group)."""
+    statements: list[dict[str, object]] = [
         {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountAdministersKeyThroughIam",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                }
-            ],
+            "Sid": "AccountAdministersKeyThroughIam",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
         }
-    )
+    ]
+    if logs:
+        region, prefix = logs
+        log_groups = f"arn:{partition}:logs:{region}:{account}:log-group:{prefix}*"
+        statements.append(
+            {
+                "Sid": "CloudWatchLogsEncryptsTheseLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})

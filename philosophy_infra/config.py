@@ -228,15 +228,15 @@ _K8S_NAME_RULE = "at most 63 characters of letters, digits, '-', '_' or '.', sta
 
 def label_key_problem(key: str) -> str | None:
     prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
         return "the prefix before '/' must be a DNS subdomain (lowercase, at most 253 characters)"
-    if not _K8S_NAME.match(name):
+    if not _K8S_NAME.fullmatch(name):
         return f"must be {_K8S_NAME_RULE}"
     return None
 
 
 def label_value_problem(value: str) -> str | None:
-    if value and not _K8S_NAME.match(value):
+    if value and not _K8S_NAME.fullmatch(value):
         return f"must be empty or {_K8S_NAME_RULE}"
     return None
 
@@ -272,7 +272,7 @@ class ClusterConfig(_Model):
                 yield ConfigIssue(f"cluster.publicAccessCidrs[{i}]", str(block), "the whole internet is never allowed")
             elif not block.is_global:
                 yield ConfigIssue(f"cluster.publicAccessCidrs[{i}]", str(block), "must be a public (internet) range")
-        if not _ROLE_ARN.match(self.admin_role_arn):
+        if not _ROLE_ARN.fullmatch(self.admin_role_arn):
             yield ConfigIssue(
                 "cluster.adminRoleArn",
                 self.admin_role_arn,
@@ -318,7 +318,7 @@ class NodeGroupConfig(_Model):
                 "minSize <= desiredSize <= maxSize must hold",
             )
         for i, instance_type in enumerate(self.instance_types):
-            if not _INSTANCE_TYPE.match(instance_type):
+            if not _INSTANCE_TYPE.fullmatch(instance_type):
                 yield ConfigIssue(
                     f"{key}.instanceTypes[{i}]", instance_type, "must be an EC2 instance type like t3.large"
                 )
@@ -360,6 +360,89 @@ def _window_issues(
 POSTGRES_MAJOR_VERSIONS = ("17", "18")
 _DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$")
 _PG_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# PostgreSQL's reserved key words, which RDS refuses as a database or user name.
+_PG_RESERVED_WORDS = frozenset(
+    [
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "initially",
+        "intersect",
+        "into",
+        "lateral",
+        "leading",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "select",
+        "session_user",
+        "some",
+        "symmetric",
+        "system_user",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "when",
+        "where",
+        "window",
+        "with",
+    ]
+)
 _PG_RESERVED_NAMES = frozenset({"postgres", "template0", "template1", "rdsadmin"})
 _RDS_RESERVED_USERS = frozenset({"rdsadmin", "rdsrepladmin", "rds_superuser", "rds_replication", "public"})
 MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
@@ -371,7 +454,7 @@ class DatabaseConfig(_Model):
     instance_class: str
     allocated_storage_gib: int = 100
     max_allocated_storage_gib: int = 1000
-    """Storage autoscaling grows the volume up to this size; equal to allocatedStorageGib turns it off."""
+    """Storage autoscaling grows the volume up to this size; 0 turns autoscaling off."""
     multi_az: bool = True
     database_name: str = "philosophy_db"
     master_username: str = "philosophy_admin"
@@ -391,31 +474,38 @@ class DatabaseConfig(_Model):
                 "must be a PostgreSQL major version RDS can create with pgvector: "
                 f"{', '.join(POSTGRES_MAJOR_VERSIONS)} (the major only; RDS keeps the minor current)",
             )
-        if not _DB_INSTANCE_CLASS.match(self.instance_class):
+        if not _DB_INSTANCE_CLASS.fullmatch(self.instance_class):
             yield ConfigIssue("database.instanceClass", self.instance_class, "must be an RDS class like db.r6g.xlarge")
         if not 20 <= self.allocated_storage_gib <= 65536:
             yield ConfigIssue(
                 "database.allocatedStorageGib", self.allocated_storage_gib, "gp3 volumes are 20 to 65536 GiB"
             )
-        if not self.allocated_storage_gib <= self.max_allocated_storage_gib <= 65536:
+        # RDS wants the autoscaling ceiling at least 10% above the volume.
+        ceiling_floor = -(-self.allocated_storage_gib * 11 // 10)
+        if self.max_allocated_storage_gib != 0 and not ceiling_floor <= self.max_allocated_storage_gib <= 65536:
             yield ConfigIssue(
                 "database.maxAllocatedStorageGib",
                 self.max_allocated_storage_gib,
-                f"must be between allocatedStorageGib ({self.allocated_storage_gib}) and 65536",
+                f"must be 0 (no autoscaling) or between {ceiling_floor} (allocatedStorageGib "
+                f"{self.allocated_storage_gib} + 10%) and 65536",
             )
-        if not _PG_IDENTIFIER.match(self.database_name) or self.database_name in _PG_RESERVED_NAMES:
+        reserved_names, reserved_users = (
+            _PG_RESERVED_NAMES | _PG_RESERVED_WORDS,
+            _RDS_RESERVED_USERS | _PG_RESERVED_WORDS,
+        )
+        if not _PG_IDENTIFIER.fullmatch(self.database_name) or self.database_name in reserved_names:
             yield ConfigIssue(
                 "database.databaseName",
                 self.database_name,
-                "must be 1-63 lowercase letters, digits or '_', start with a letter, and not be "
-                f"{', '.join(sorted(_PG_RESERVED_NAMES))}",
+                "must be 1-63 lowercase letters, digits or '_', start with a letter, and be neither a SQL key "
+                f"word nor {', '.join(sorted(_PG_RESERVED_NAMES))}",
             )
-        if not _PG_IDENTIFIER.match(self.master_username) or self.master_username in _RDS_RESERVED_USERS:
+        if not _PG_IDENTIFIER.fullmatch(self.master_username) or self.master_username in reserved_users:
             yield ConfigIssue(
                 "database.masterUsername",
                 self.master_username,
-                "must be 1-63 lowercase letters, digits or '_', start with a letter, and not be a name RDS "
-                f"reserves ({', '.join(sorted(_RDS_RESERVED_USERS))})",
+                "must be 1-63 lowercase letters, digits or '_', start with a letter, and be neither a SQL key "
+                f"word nor a name RDS reserves ({', '.join(sorted(_RDS_RESERVED_USERS))})",
             )
         minimum_retention = 7 if protected else 1
         if not minimum_retention <= self.backup_retention_days <= 35:
@@ -494,7 +584,7 @@ class CacheConfig(_Model):
                 self.version,
                 f"{self.engine.value} versions ElastiCache can create: {', '.join(known)}",
             )
-        if not _CACHE_NODE_TYPE.match(self.node_type):
+        if not _CACHE_NODE_TYPE.fullmatch(self.node_type):
             yield ConfigIssue("cache.nodeType", self.node_type, "must be an ElastiCache node type like cache.r6g.large")
         shards_ok, replicas_ok = 1 <= self.shards <= MAX_SHARDS, 0 <= self.replicas_per_shard <= MAX_REPLICAS
         if not shards_ok:
@@ -579,7 +669,7 @@ class StackConfig(_Model):
         yield from self.assets.issues()
         yield from self.cluster.issues()
         for name, group in self.node_groups.items():
-            if not _NODE_GROUP_NAME.match(name):
+            if not _NODE_GROUP_NAME.fullmatch(name):
                 yield ConfigIssue(
                     f"nodeGroups.{name}", name, "node group keys are 1-31 lowercase letters, digits or dashes"
                 )

@@ -2,9 +2,9 @@
 
 No Pulumi CLI, provider plugin, network or credentials are involved. A `RecordingMonitor` (a `MockMonitor`)
 captures every RegisterResource request exactly as the SDK sends it: type, name, parent, dependencies,
-protect, retainOnDelete and the serialized inputs, in which secrets still carry Pulumi's secret signature and
-are masked here. `PlanMocks` stands in for the providers: placeholder ids, the computed outputs the program
-reads (ARNs, auto-names, endpoints), and data sources answered for the stack's region.
+protect, retainOnDelete, deleteBeforeReplace and the serialized inputs, in which secrets still carry Pulumi's
+secret signature and are masked here. `PlanMocks` stands in for the providers: placeholder ids, the computed
+outputs the program reads (ARNs, auto-names, endpoints), and data sources answered for the stack's region.
 
 The same `run_program` serves the `plan` CLI (whole `__main__.py`) and the tests (one component at a time),
 each run on a fresh event loop and a fresh runtime.
@@ -116,6 +116,8 @@ class PlanMocks(Mocks):
         elif args.typ == "random:index/randomPassword:RandomPassword":
             # Marked secret by the SDK (additional_secret_outputs), so the plan shows it masked.
             state["result"] = f"offline-plan-{_short_hash(args.name)}"
+        elif args.typ == "random:index/randomId:RandomId":
+            state["hex"] = hashlib.sha256(args.name.encode()).hexdigest()[: 2 * int(state.get("byteLength", 4))]
         return resource_id, state
 
 
@@ -209,6 +211,7 @@ class RecordedResource:
     dependencies: list[str]
     protect: bool
     retain_on_delete: bool
+    delete_before_replace: bool
     provider: str | None
     inputs: dict[str, Any]
     id: str | None = None
@@ -224,6 +227,7 @@ class RecordedResource:
             "dependencies": self.dependencies,
             "protect": self.protect,
             "retainOnDelete": self.retain_on_delete,
+            "deleteBeforeReplace": self.delete_before_replace,
             "provider": self.provider,
             "inputs": self.inputs,
         }
@@ -273,6 +277,7 @@ class RecordingMonitor(MockMonitor):
                 dependencies=sorted(deps),
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
+                delete_before_replace=bool(request.deleteBeforeReplace),
                 provider=provider or None,
                 inputs=inputs if isinstance(inputs, dict) else {},
                 id=(response.id or None) if request.custom else None,

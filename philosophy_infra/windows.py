@@ -51,7 +51,7 @@ def _minute_of_day(hours: str, minutes: str) -> int:
 
 def parse_daily(text: str) -> Window:
     """`hh:mm-hh:mm` in UTC, e.g. `03:00-06:00`; ValueError naming the problem otherwise."""
-    match = _DAILY.match(text)
+    match = _DAILY.fullmatch(text)
     if not match:
         raise ValueError("must be hh:mm-hh:mm in UTC, e.g. 03:00-06:00")
     window = Window(_minute_of_day(*match.group(1, 2)), _minute_of_day(*match.group(3, 4)), DAY)
@@ -62,7 +62,7 @@ def parse_daily(text: str) -> Window:
 
 def parse_weekly(text: str) -> Window:
     """`ddd:hh:mm-ddd:hh:mm` in UTC, e.g. `Mon:00:00-Mon:03:00`; ValueError naming the problem otherwise."""
-    match = _WEEKLY.match(text)
+    match = _WEEKLY.fullmatch(text)
     if not match:
         raise ValueError("must be ddd:hh:mm-ddd:hh:mm in UTC, e.g. Mon:00:00-Mon:03:00")
     start_day, end_day = match.group(1).lower(), match.group(4).lower()

@@ -299,7 +299,18 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "db storage ceiling below the volume": (
         _put(DB, "maxAllocatedStorageGib", value=50),
         f"{DB}.maxAllocatedStorageGib",
-        "between allocatedStorageGib (100)",
+        "between 110 (allocatedStorageGib 100 + 10%)",
+    ),
+    "db storage ceiling less than 10% above the volume": (
+        _put(DB, "maxAllocatedStorageGib", value=105),
+        f"{DB}.maxAllocatedStorageGib",
+        "0 (no autoscaling)",
+    ),
+    "db name a SQL key word": (_put(DB, "databaseName", value="user"), f"{DB}.databaseName", "SQL key word"),
+    "db backup window with a trailing newline": (
+        _put(DB, "backupWindow", value="03:00-06:00\n"),
+        f"{DB}.backupWindow",
+        "hh:mm-hh:mm",
     ),
     "db backups off in prod": (
         _put(DB, "backupRetentionDays", value=0),
@@ -502,3 +513,11 @@ def test_cache_version_defaults_to_the_engines_newest(engine: str, version: str 
     cache = load("prod", raw).cache
     assert cache.parameter_group_family == family
     assert cache.version == (version or {"valkey": "8.2", "redis": "7.1"}[engine])
+
+
+def test_storage_autoscaling_can_be_turned_off() -> None:
+    raw = raw_config("prod")
+    raw["philosophy-infra:database"]["maxAllocatedStorageGib"] = 0
+    assert load("prod", raw).database.max_allocated_storage_gib == 0
+    raw["philosophy-infra:database"]["maxAllocatedStorageGib"] = 110
+    assert load("prod", raw).database.max_allocated_storage_gib == 110

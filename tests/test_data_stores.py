@@ -40,11 +40,15 @@ def plan_of(stack: str, request: pytest.FixtureRequest) -> Plan:
     return plan
 
 
-def key_arn_of(plan: Plan, component: str) -> str:
-    """The ARN of one EncryptionKey component's KMS key, by the key id its alias targets."""
-    key = plan.one(KEY, f"{component}-encryption-key")
-    alias = next(r for r in plan.of_type("aws:kms/alias:Alias") if r.parent == key.urn)
-    return f"arn:aws:kms:eu-west-1:123456789012:key/{alias.inputs['targetKeyId']}"
+def data_key(plan: Plan, component: str) -> RecordedResource:
+    return plan.one(KEY, f"{component}-encryption-key")
+
+
+def uses_only_its_own_key(plan: Plan, resource: RecordedResource, component: str) -> None:
+    """The resource waits on its own store's key and on no other store's."""
+    other = {"database": "cache", "cache": "database"}[component]
+    assert data_key(plan, component).urn in resource.dependencies
+    assert data_key(plan, other).urn not in resource.dependencies
 
 
 def only_ingress(plan: Plan, group: RecordedResource) -> RecordedResource:
@@ -89,10 +93,11 @@ def test_database_has_no_password_anywhere_and_is_private(stack: str, request: p
     assert db.inputs["iamDatabaseAuthenticationEnabled"] is True
     assert db.inputs["publiclyAccessible"] is False
     assert db.inputs["dbSubnetGroupName"] == plan.outputs["dbSubnetGroupName"]
-    key = key_arn_of(plan, "database")
-    assert db.inputs["storageEncrypted"] is True and db.inputs["kmsKeyId"] == key
+    key = db.inputs["kmsKeyId"]
+    assert db.inputs["storageEncrypted"] is True and key.startswith("arn:aws:kms:eu-west-1:")
     assert db.inputs["masterUserSecretKmsKeyId"] == key and db.inputs["performanceInsightsKmsKeyId"] == key
-    assert plan.one(KEY, "database-encryption-key").inputs["enableKeyRotation"] is True
+    uses_only_its_own_key(plan, db, "database")
+    assert data_key(plan, "database").inputs["enableKeyRotation"] is True
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -123,7 +128,10 @@ def test_database_backups_and_final_snapshot(stack: str, request: pytest.Fixture
     assert db.inputs["backupWindow"] == want["backupWindow"] == "03:00-06:00"
     assert db.inputs["maintenanceWindow"] == want["maintenanceWindow"].lower() == "mon:00:00-mon:03:00"
     assert db.inputs["skipFinalSnapshot"] is False
-    assert db.inputs["finalSnapshotIdentifier"] == f"philosophy-{stack}-postgres-final"
+    assert re.fullmatch(rf"philosophy-{stack}-postgres-final-[0-9a-f]{{8}}", db.inputs["finalSnapshotIdentifier"])
+    suffix = plan.one("random:index/randomId:RandomId", "database-final-snapshot-suffix")
+    assert suffix.urn in db.dependencies and suffix.inputs["keepers"]["kmsKeyId"] == db.inputs["kmsKeyId"]
+    assert db.delete_before_replace, "a fixed identifier cannot be created before the old one is gone"
     assert db.inputs["copyTagsToSnapshot"] is True and db.inputs["deleteAutomatedBackups"] is False
     protected = stack == "prod"
     assert db.inputs["deletionProtection"] is protected and db.protect is protected
@@ -143,12 +151,13 @@ def test_database_logs_insights_and_enhanced_monitoring(stack: str, request: pyt
         group = plan.one(LOG_GROUP, f"database-log-{kind}")
         assert group.inputs["name"] == f"/aws/rds/instance/philosophy-{stack}-postgres/{kind}"
         assert group.inputs["retentionInDays"] == want["logRetentionDays"]
+        assert group.inputs["kmsKeyId"] == db.inputs["kmsKeyId"]
         assert group.urn in db.dependencies, "the log group must exist before RDS creates its own"
     assert db.inputs["databaseInsightsMode"] == "standard" and db.inputs["performanceInsightsEnabled"] is True
     assert db.inputs["performanceInsightsRetentionPeriod"] == 7
     assert db.inputs["monitoringInterval"] == 60
     role = plan.one("aws:iam/role:Role", "database-monitoring")
-    assert db.inputs["monitoringRoleArn"].startswith(f"arn:aws:iam::123456789012:role/{role.name}-")
+    assert role.urn in db.dependencies and db.inputs["monitoringRoleArn"].startswith("arn:aws:iam::")
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
@@ -168,7 +177,8 @@ def test_parameter_group_matches_the_version_and_fixes_the_seed(stack: str, requ
     plan, want = plan_of(stack, request), section(stack, "database")
     group = plan.one(RDS_PARAMS)
     assert group.inputs["family"] == f"postgres{want['engineVersion']}"
-    assert plan.one(INSTANCE).inputs["parameterGroupName"].startswith(f"{group.name}-")
+    assert group.urn in plan.one(INSTANCE).dependencies
+    assert group.retain_on_delete, "the old family's group stays attached until the upgrade is applied"
     params = {p["name"]: p for p in group.inputs["parameters"]}
     assert params["log_statement"]["value"] == "ddl"
     assert params["log_min_duration_statement"]["value"] == str(want["slowQueryThresholdMs"])
@@ -203,7 +213,7 @@ def test_cache_engine_shape_and_availability_come_from_config(stack: str, reques
     params = plan.one(CACHE_PARAMS)
     assert params.inputs["family"] == "valkey8"
     assert params.inputs["parameters"] == [{"name": "cluster-enabled", "value": "yes"}]
-    assert group["parameterGroupName"].startswith(f"{params.name}-")
+    assert params.urn in plan.one(GROUP).dependencies and params.retain_on_delete
 
 
 def test_prod_cache_is_three_shards_of_two_replicas() -> None:
@@ -216,8 +226,9 @@ def test_prod_cache_is_three_shards_of_two_replicas() -> None:
 def test_cache_is_encrypted_and_authenticated_without_plain_text(stack: str, request: pytest.FixtureRequest) -> None:
     plan = plan_of(stack, request)
     group = plan.one(GROUP)
-    key = key_arn_of(plan, "cache")
-    assert group.inputs["atRestEncryptionEnabled"] is True and group.inputs["kmsKeyId"] == key
+    key = group.inputs["kmsKeyId"]
+    assert group.inputs["atRestEncryptionEnabled"] is True and key.startswith("arn:aws:kms:eu-west-1:")
+    uses_only_its_own_key(plan, group, "cache")
     assert group.inputs["transitEncryptionEnabled"] is True and group.inputs["transitEncryptionMode"] == "required"
     assert group.inputs["authToken"] == SECRET and group.inputs["authTokenUpdateStrategy"] == "ROTATE"
     token = plan.one("random:index/randomPassword:RandomPassword")
@@ -227,7 +238,7 @@ def test_cache_is_encrypted_and_authenticated_without_plain_text(stack: str, req
     assert secret.inputs["kmsKeyId"] == key
     version = plan.one("aws:secretsmanager/secretVersion:SecretVersion")
     assert version.inputs == {"secretId": secret.id, "secretString": SECRET}
-    assert plan.outputs["cacheAuthSecretArn"].startswith("arn:aws:secretsmanager:eu-west-1:")
+    assert plan.outputs["cacheAuthSecretArn"].startswith("arn:aws:secretsmanager:")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -237,7 +248,8 @@ def test_cache_snapshots_logs_network_and_protection(stack: str, request: pytest
     assert group.inputs["snapshotRetentionLimit"] == want["snapshotRetentionDays"]
     assert group.inputs["snapshotWindow"] == want["snapshotWindow"] == "03:00-05:00"
     assert group.inputs["maintenanceWindow"] == want["maintenanceWindow"].lower()
-    assert group.inputs["finalSnapshotIdentifier"] == f"philosophy-{stack}-cache-final"
+    assert re.fullmatch(rf"philosophy-{stack}-cache-final-[0-9a-f]{{8}}", group.inputs["finalSnapshotIdentifier"])
+    assert group.delete_before_replace
     deliveries = {d["logType"]: d for d in group.inputs["logDeliveryConfigurations"]}
     slow = plan.one(LOG_GROUP, "cache-slow-log")
     assert deliveries["slow-log"] == {
@@ -248,6 +260,7 @@ def test_cache_snapshots_logs_network_and_protection(stack: str, request: pytest
     }
     assert slow.inputs["name"] == f"/aws/elasticache/philosophy-{stack}-cache/slow-log"
     assert slow.inputs["retentionInDays"] == want["logRetentionDays"] and slow.urn in group.dependencies
+    assert slow.inputs["kmsKeyId"] == group.inputs["kmsKeyId"]
     assert group.inputs["subnetGroupName"] == plan.outputs["cacheSubnetGroupName"]
     sg = plan.one(SG, "cache-sg")
     assert group.inputs["securityGroupIds"] == [sg.id]
@@ -281,16 +294,17 @@ def test_without_cluster_mode_one_shard_of_primary_and_replicas() -> None:
     assert plan.outputs["cachePrimaryEndpoint"].startswith("master.")
 
 
-def test_replication_group_id_longer_than_elasticache_allows_is_refused() -> None:
+@pytest.mark.parametrize("group_id", ["x" * 41, "Philosophy-cache", "cache--prod", "cache-", "1cache"])
+def test_replication_group_id_elasticache_would_refuse_is_refused_first(group_id: str) -> None:
     settings = CacheConfig.model_validate(section("staging", "cache"))
     args = CacheArgs(
-        replication_group_id="x" * 41,
+        replication_group_id=group_id,
         settings=settings,
         vpc_id="vpc-1",
         subnet_group_name="cache",
         node_security_group_id="sg-0nodes",
     )
-    with pytest.raises(ValueError, match="40 characters"):
+    with pytest.raises(ValueError, match="1-40 lowercase letters"):
         run(lambda: Cache("c", args))
 
 
@@ -320,10 +334,25 @@ def test_staging_is_smaller_and_unprotected_but_still_snapshots(prod_plan: Plan,
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_keys_of_the_data_stores_are_protected_like_the_data(stack: str, request: pytest.FixtureRequest) -> None:
+def test_keys_of_the_data_stores_outlive_them(stack: str, request: pytest.FixtureRequest) -> None:
     plan = plan_of(stack, request)
-    for component in ("database", "cache"):
-        assert plan.one(KEY, f"{component}-encryption-key").protect is (stack == "prod")
+    for component, prefix in (("database", "/aws/rds/instance/"), ("cache", "/aws/elasticache/")):
+        key = data_key(plan, component)
+        assert key.protect is (stack == "prod")
+        assert key.retain_on_delete, "final snapshots are unreadable once their key is deleted"
+        statements = {st["Sid"]: st for st in json.loads(key.inputs["policy"])["Statement"]}
+        logs = statements["CloudWatchLogsEncryptsTheseLogGroups"]
+        assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+        arn = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+        store = {"database": "postgres", "cache": "cache"}[component]
+        assert arn == f"arn:aws:logs:eu-west-1:123456789012:log-group:{prefix}philosophy-{stack}-{store}/*"
+
+
+def test_the_master_secret_arn_must_be_reported() -> None:
+    from components.database import _secret_arn
+
+    with pytest.raises(ValueError, match="no master user secret"):
+        _secret_arn([])
 
 
 def test_no_secret_value_appears_in_the_plan_output() -> None:
