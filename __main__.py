@@ -6,13 +6,16 @@ Config is loaded and validated once, here, before any resource is registered; co
 import pulumi
 import pulumi_aws as aws
 
+from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.assets_bucket import AssetsBucket, AssetsBucketArgs
 from components.cache import Cache, CacheArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.cluster_services import ClusterServices, ClusterServicesArgs
 from components.database import Database, DatabaseArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.network import Network, NetworkArgs
 from components.node_group import NodeGroup, NodeGroupArgs
+from components.philosophy_app import DataEndpoints, PhilosophyApp, PhilosophyAppArgs
 from philosophy_infra.config import ClusterMode, load_stack_config
 from philosophy_infra.naming import Naming, common_tags
 
@@ -140,6 +143,65 @@ cache = Cache(
     opts=with_aws,
 )
 
+app_secrets = AppSecrets(
+    "app-secrets", AppSecretsArgs(name_prefix=names.prefix, data_protection=config.data_protection), opts=with_aws
+)
+
+services = ClusterServices(
+    "services",
+    ClusterServicesArgs(
+        cluster_name=cluster.cluster_name,
+        kubernetes_version=config.cluster.kubernetes_version,
+        region=config.region,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        provider=cluster.provider,
+        readable_secret_arns=[database.master_secret_arn, cache.auth_secret_arn, *app_secrets.arns.values()],
+        readable_secret_key_arns=[database.key_arn, cache.key_arn, app_secrets.key_arn],
+        after=[addons],
+        addon_versions=config.cluster.addon_versions,
+    ),
+    opts=with_aws,
+)
+
+worker_nodes = config.node_groups[config.workloads.worker.node_group]
+app = PhilosophyApp(
+    "app",
+    PhilosophyAppArgs(
+        settings=config.workloads,
+        kubernetes_version=config.cluster.kubernetes_version,
+        region=config.region,
+        provider=cluster.provider,
+        data=DataEndpoints(
+            database_host=database.address,
+            database_port=database.port,
+            database_name=database.database_name,
+            database_secret_arn=database.master_secret_arn,
+            cache_host=cache.endpoint,
+            cache_port=cache.port,
+            cache_secret_arn=cache.auth_secret_arn,
+            network_cidrs=[str(s) for s in subnets["database"]],
+        ),
+        llm_secret_arn=app_secrets.arns["llm-api-key"],
+        jwt_secret_arn=app_secrets.arns["jwt-secret"],
+        app_secrets_key_arn=app_secrets.key_arn,
+        assets_bucket_arn=assets.bucket_arn,
+        assets_bucket_name=assets.bucket_name,
+        assets_key_arn=assets.kms_key_arn,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        vpc_cidr=str(config.network.cidr),
+        storage_class=addons.storage_class_name,
+        worker_node_labels=worker_nodes.labels,
+        worker_tolerations=[
+            {"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect.kubernetes}
+            for t in worker_nodes.taints
+        ],
+        after=[addons, services.external_secrets, services.vpa, services.metrics_server],
+    ),
+    opts=with_aws,
+)
+
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("vpcCidr", network.vpc_cidr)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
@@ -163,3 +225,6 @@ cache_mode_endpoint = "Configuration" if config.cache.cluster_mode is ClusterMod
 pulumi.export(f"cache{cache_mode_endpoint}Endpoint", cache.endpoint)
 pulumi.export("cachePort", cache.port)
 pulumi.export("cacheAuthSecretArn", cache.auth_secret_arn)
+pulumi.export("llmApiKeySecretArn", app_secrets.arns["llm-api-key"])
+pulumi.export("jwtSecretArn", app_secrets.arns["jwt-secret"])
+pulumi.export("appNamespace", "philosophy-app")

@@ -42,6 +42,8 @@ class Cache(pulumi.ComponentResource):
     port: pulumi.Output[int]
     auth_secret_arn: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    """The KMS key of the data and of its secret (readers of the secret need decrypt on it)."""
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:Cache", name, None, opts)
@@ -165,4 +167,5 @@ class Cache(pulumi.ComponentResource):
         self.port = group.port.apply(lambda p: p or PORT)
         self.auth_secret_arn = secret.arn
         self.security_group_id = security_group.id
+        self.key_arn = key.key_arn
         self.register_outputs({"endpoint": self.endpoint, "port": self.port, "authSecretArn": self.auth_secret_arn})

@@ -46,6 +46,8 @@ class Database(pulumi.ComponentResource):
     resource_id: pulumi.Output[str]
     """The `db-...` id that IAM database authentication policies (`rds-db:connect`) name."""
     security_group_id: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    """The KMS key of the data and of its secret (readers of the secret need decrypt on it)."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:Database", name, None, opts)
@@ -167,6 +169,7 @@ class Database(pulumi.ComponentResource):
         self.master_secret_arn = instance.master_user_secrets.apply(_secret_arn)
         self.resource_id = instance.resource_id
         self.security_group_id = security_group.id
+        self.key_arn = key.key_arn
         self.register_outputs(
             {
                 "address": self.address,

@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     plan.add_argument("--json", metavar="PATH", help="write the plan as JSON (schema v1); '-' for stdout")
     plan.add_argument("--project-dir", type=Path, help="directory of Pulumi.yaml (default: found from cwd)")
+    plan.add_argument("--manifests", metavar="DIR", type=Path, help="also write every Kubernetes object as YAML")
     plan.add_argument("--quiet", action="store_true", help="no human report")
     args = parser.parse_args(argv)
     return _plan(args)
@@ -30,6 +31,7 @@ def _plan(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     # Imported here so `--help` stays instant; these pull in the Pulumi SDKs.
     from philosophy_infra.config import StackConfigError
+    from philosophy_infra.manifests import write_manifests
     from philosophy_infra.plan import run_program
     from philosophy_infra.project import UnknownStackError, find_project_dir, read_stack_file
     from philosophy_infra.report import render
@@ -55,6 +57,10 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"error: the program failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
+    if args.manifests:
+        written = write_manifests(plan, args.manifests)
+        if not args.quiet:
+            print(f"wrote {len(written)} Kubernetes manifests to {args.manifests}", file=sys.stderr)
     document = json.dumps(plan.to_json(), indent=2, sort_keys=True)
     if args.json == "-":
         print(document)

@@ -20,7 +20,7 @@ from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from philosophy_infra import cidr, windows
+from philosophy_infra import cidr, quantity, windows
 
 NAMESPACE = "philosophy-infra"
 REGION_KEY = "aws:region"
@@ -141,6 +141,20 @@ class DatabaseInsights(StrEnum):
 
     STANDARD = "standard"  # 7 days of performance history, no extra charge
     ADVANCED = "advanced"  # 15 months of history and per-query analysis, billed per vCPU
+
+
+class CustomMetrics(StrEnum):
+    """The api HPA's metrics beyond CPU and memory (requests per second, queue depth)."""
+
+    OFF = "off"  # until a metrics adapter serves them, an HPA that asks for them reports errors
+    ADAPTER = "adapter"  # a Prometheus (or KEDA) adapter serves custom.metrics and external.metrics
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
 
 
 # --- sections --------------------------------------------------------------------------------------------
@@ -291,7 +305,7 @@ class ClusterConfig(_Model):
                 )
 
 
-KNOWN_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver")
+KNOWN_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver", "metrics-server")
 
 
 class Taint(_Model):
@@ -640,6 +654,101 @@ class CacheConfig(_Model):
             )
 
 
+_IMAGE_REGISTRY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+class Resources(_Model):
+    cpu: str
+    memory: str
+
+
+class WorkloadConfig(_Model):
+    replicas: int = Field(ge=1, le=200)
+    requests: Resources
+    limits: Resources
+
+    def issues(self, key: str) -> Iterator[ConfigIssue]:
+        parsed: dict[tuple[str, str], Any] = {}
+        for kind, resources in (("requests", self.requests), ("limits", self.limits)):
+            for resource in ("cpu", "memory"):
+                text = getattr(resources, resource)
+                try:
+                    parsed[kind, resource] = quantity.parse(text)
+                except ValueError as exc:
+                    yield ConfigIssue(f"{key}.{kind}.{resource}", text, str(exc))
+        for resource in ("cpu", "memory"):
+            both = ("requests", resource) in parsed and ("limits", resource) in parsed
+            if both and parsed["requests", resource] > parsed["limits", resource]:
+                yield ConfigIssue(
+                    f"{key}.requests.{resource}",
+                    getattr(self.requests, resource),
+                    f"must not exceed limits.{resource} ({getattr(self.limits, resource)})",
+                )
+
+
+class ApiConfig(WorkloadConfig):
+    min_replicas: int = Field(default=3, ge=1)
+    max_replicas: int = Field(default=20, ge=1)
+    uploads_volume_gib: int = Field(default=20, ge=1, le=16384)
+
+    def issues(self, key: str) -> Iterator[ConfigIssue]:
+        yield from super().issues(key)
+        if not self.min_replicas <= self.replicas <= self.max_replicas:
+            yield ConfigIssue(
+                f"{key}.replicas",
+                {"minReplicas": self.min_replicas, "replicas": self.replicas, "maxReplicas": self.max_replicas},
+                "minReplicas <= replicas <= maxReplicas must hold (the HPA owns the count after the first deploy)",
+            )
+
+
+class WorkerConfig(WorkloadConfig):
+    node_group: str
+    """The node group (a key of nodeGroups) the workers run on; they select its labels, tolerate its taints."""
+    concurrency: int = Field(default=3, ge=1, le=100)
+    rate_limit: int = Field(default=50, ge=1)
+
+
+class WorkloadsConfig(_Model):
+    image_registry: str
+    """Where the service's images live, e.g. 111122223333.dkr.ecr.eu-west-1.amazonaws.com/philosophy."""
+    image_tag: str
+    log_level: LogLevel = LogLevel.INFO
+    custom_metrics: CustomMetrics = CustomMetrics.OFF
+    api: ApiConfig
+    websocket: WorkloadConfig
+    worker: WorkerConfig
+
+    def issues(self, node_groups: Mapping[str, NodeGroupConfig]) -> Iterator[ConfigIssue]:
+        if not _IMAGE_REGISTRY.fullmatch(self.image_registry):
+            yield ConfigIssue(
+                "workloads.imageRegistry",
+                self.image_registry,
+                "must be a registry host and path without a tag, e.g. 111122223333.dkr.ecr.eu-west-1.amazonaws.com/app",
+            )
+        if self.image_tag == "latest" or not _IMAGE_TAG.fullmatch(self.image_tag):
+            yield ConfigIssue(
+                "workloads.imageTag",
+                self.image_tag,
+                "must be a pinned image tag (letters, digits, '.', '_', '-'; never 'latest')",
+            )
+        yield from self.api.issues("workloads.api")
+        yield from self.websocket.issues("workloads.websocket")
+        yield from self.worker.issues("workloads.worker")
+        if self.worker.node_group not in node_groups:
+            yield ConfigIssue(
+                "workloads.worker.nodeGroup",
+                self.worker.node_group,
+                f"must be one of nodeGroups: {', '.join(node_groups)}",
+            )
+        elif not node_groups[self.worker.node_group].labels:
+            yield ConfigIssue(
+                "workloads.worker.nodeGroup",
+                self.worker.node_group,
+                "that node group has no labels for the workers to select",
+            )
+
+
 class StackConfig(_Model):
     """Everything one stack's `Pulumi.<stack>.yaml` says, plus the AWS region it deploys to."""
 
@@ -654,6 +763,7 @@ class StackConfig(_Model):
     node_groups: dict[str, NodeGroupConfig] = Field(min_length=1)
     database: DatabaseConfig
     cache: CacheConfig
+    workloads: WorkloadsConfig
 
     def issues(self) -> Iterator[ConfigIssue]:
         if not _REGION.fullmatch(self.region):
@@ -676,6 +786,7 @@ class StackConfig(_Model):
             yield from group.issues(f"nodeGroups.{name}")
         yield from self.database.issues(self.protected)
         yield from self.cache.issues(self.protected)
+        yield from self.workloads.issues(self.node_groups)
 
     @property
     def protected(self) -> bool:

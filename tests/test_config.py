@@ -86,8 +86,8 @@ def _both(*mutations: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, A
     return mutate
 
 
-NET, ASSETS, CLUSTER, GROUPS, DB, CACHE = (
-    f"philosophy-infra:{k}" for k in ("network", "assets", "cluster", "nodeGroups", "database", "cache")
+NET, ASSETS, CLUSTER, GROUPS, DB, CACHE, APP = (
+    f"philosophy-infra:{k}" for k in ("network", "assets", "cluster", "nodeGroups", "database", "cache", "workloads")
 )
 
 
@@ -431,6 +431,44 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         _put(CACHE, "snapshotRetentionDays", value=0),
         f"{CACHE}.snapshotRetentionDays",
         "protected environment",
+    ),
+    # --- workloads ---
+    "image tag latest": (_put(APP, "imageTag", value="latest"), f"{APP}.imageTag", "never 'latest'"),
+    "image tag with a slash": (_put(APP, "imageTag", value="v1/2"), f"{APP}.imageTag", "pinned image tag"),
+    "registry with a tag": (
+        _put(APP, "imageRegistry", value="example.com/app:1.0"),
+        f"{APP}.imageRegistry",
+        "without a tag",
+    ),
+    "cpu request above its limit": (
+        _put(APP, "api", "requests", "cpu", value="2"),
+        f"{APP}.api.requests.cpu",
+        "must not exceed limits.cpu (1000m)",
+    ),
+    "memory not a quantity": (
+        _put(APP, "worker", "limits", "memory", value="2 GB"),
+        f"{APP}.worker.limits.memory",
+        "Kubernetes quantity",
+    ),
+    "worker on a node group that does not exist": (
+        _put(APP, "worker", "nodeGroup", value="gpu"),
+        f"{APP}.worker.nodeGroup",
+        "must be one of nodeGroups: general, compute",
+    ),
+    "api replicas above the hpa maximum": (
+        _put(APP, "api", "replicas", value=30),
+        f"{APP}.api.replicas",
+        "minReplicas <= replicas <= maxReplicas",
+    ),
+    "unknown custom metrics mode": (
+        _put(APP, "customMetrics", value="prometheus"),
+        f"{APP}.customMetrics",
+        "'off' or 'adapter'",
+    ),
+    "llm key in config": (
+        _put(APP, "claudeApiKey", value="hunter2-plaintext"),
+        f"{APP}.claudeApiKey",
+        "unknown key",
     ),
     "auth token in config": (
         _put(CACHE, "authToken", value="hunter2-plaintext"),

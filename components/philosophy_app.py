@@ -1,0 +1,602 @@
+"""The philosophy service on the cluster: namespace, config, secrets, the seed's three workloads, autoscaling,
+disruption budgets, network policies and the pgvector Job.
+
+Secrets reach the pods through External Secrets Operator: Pulumi writes only references (secret ARNs and
+templates), the operator copies the values from Secrets Manager into Kubernetes Secrets, so no secret value
+ever passes through Pulumi state, the plan or the rendered manifests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.workload import IrsaAccess, Workload, WorkloadArgs, container_security_context, pod_security_context
+from philosophy_infra.config import CustomMetrics, WorkloadsConfig
+
+NAMESPACE = "philosophy-app"
+API, WEBSOCKET, WORKER = "philosophy-api", "philosophy-websocket", "claude-worker"
+API_PORT, METRICS_PORT, WEBSOCKET_PORT, DATABASE_PORT_DEFAULT = 3000, 9090, 3001, 5432
+# Helper images, pinned like the service's own.
+BUSYBOX_IMAGE = "public.ecr.aws/docker/library/busybox:1.37.0"
+POSTGRES_CLIENT_IMAGE = "public.ecr.aws/docker/library/postgres:17.6-alpine"
+# The seed's VPA bounds for the api container.
+VPA_MIN, VPA_MAX = {"cpu": "100m", "memory": "128Mi"}, {"cpu": "2", "memory": "2Gi"}
+SECRET_STORE = "aws-secrets-manager"
+MONITORING_NAMESPACE = "monitoring"
+PGVECTOR_SQL = "CREATE EXTENSION IF NOT EXISTS vector;"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataEndpoints:
+    database_host: pulumi.Input[str]
+    database_port: pulumi.Input[int]
+    database_name: str
+    database_secret_arn: pulumi.Input[str]
+    cache_host: pulumi.Input[str]
+    cache_port: pulumi.Input[int]
+    cache_secret_arn: pulumi.Input[str]
+    network_cidrs: Sequence[str]
+    """Where the database and cache live (the database subnets): the only targets of 5432 and 6379."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhilosophyAppArgs:
+    settings: WorkloadsConfig
+    kubernetes_version: str
+    region: str
+    provider: k8s.Provider
+    data: DataEndpoints
+    llm_secret_arn: pulumi.Input[str]
+    jwt_secret_arn: pulumi.Input[str]
+    app_secrets_key_arn: pulumi.Input[str]
+    assets_bucket_arn: pulumi.Input[str]
+    assets_bucket_name: pulumi.Input[str]
+    assets_key_arn: pulumi.Input[str] | None
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    vpc_cidr: str
+    storage_class: str
+    worker_node_labels: Mapping[str, str]
+    worker_tolerations: Sequence[Mapping[str, str]]
+    """Pod tolerations for the worker node group's taints, in the Kubernetes spelling (NoSchedule)."""
+    after: Sequence[pulumi.Resource] = ()
+    """Cluster services the app needs first: External Secrets Operator, the VPA CRD, the StorageClass."""
+
+
+class PhilosophyApp(pulumi.ComponentResource):
+    def __init__(self, name: str, args: PhilosophyAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("philosophy:index:PhilosophyApp", name, None, opts)
+        s = args.settings
+        data = args.data
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": NAMESPACE,
+                "labels": {
+                    "name": NAMESPACE,
+                    "istio-injection": "enabled",
+                    **{f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")},
+                    "pod-security.kubernetes.io/enforce-version": f"v{args.kubernetes_version}",
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after)),
+        )
+        in_namespace = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
+
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata={"name": "app-config", "namespace": NAMESPACE},
+            data={
+                # The seed's settings.
+                "NODE_ENV": "production",
+                "API_PORT": str(API_PORT),
+                "LOG_LEVEL": s.log_level.value,
+                "ENABLE_METRICS": "true",
+                "ENABLE_TRACING": "true",
+                # Where things are; none of it is secret.
+                "DB_HOST": data.database_host,
+                "DB_PORT": pulumi.Output.from_input(data.database_port).apply(str),
+                "DB_NAME": data.database_name,
+                "REDIS_HOST": data.cache_host,
+                "REDIS_PORT": pulumi.Output.from_input(data.cache_port).apply(str),
+                "AWS_REGION": args.region,
+                "ASSETS_BUCKET": args.assets_bucket_name,
+            },
+            opts=in_namespace,
+        )
+        secrets = self._external_secrets(name, args, namespace)
+        after_config = [namespace, config_map, *secrets.values()]
+
+        def image(component: str) -> str:
+            return f"{s.image_registry}/{component}:{s.image_tag}"
+
+        def env_from(*secret_names: str) -> list[dict[str, Any]]:
+            return [{"configMapRef": {"name": "app-config"}}, *({"secretRef": {"name": n}} for n in secret_names)]
+
+        resources = {
+            key: {
+                "requests": {"cpu": w.requests.cpu, "memory": w.requests.memory},
+                "limits": {"cpu": w.limits.cpu, "memory": w.limits.memory},
+            }
+            for key, w in (("api", s.api), ("websocket", s.websocket), ("worker", s.worker))
+        }
+
+        api = Workload(
+            "api",
+            WorkloadArgs(
+                name=API,
+                namespace=NAMESPACE,
+                replicas=s.api.replicas,
+                provider=args.provider,
+                pod_annotations={
+                    "prometheus.io/scrape": "true",
+                    "prometheus.io/port": str(METRICS_PORT),
+                    "prometheus.io/path": "/metrics",
+                },
+                init_containers=[
+                    {
+                        "name": "wait-for-db",
+                        "image": BUSYBOX_IMAGE,
+                        "command": ["sh", "-c", 'until nc -z -w 2 "$DB_HOST" "$DB_PORT"; do sleep 2; done'],
+                        "envFrom": env_from(),
+                        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+                    },
+                    {
+                        "name": "run-migrations",
+                        "image": image("api"),
+                        "command": ["npm", "run", "migrate:prod"],
+                        "envFrom": env_from("database-credentials"),
+                        "resources": resources["api"],
+                    },
+                ],
+                container={
+                    "name": "api",
+                    "image": image("api"),
+                    "imagePullPolicy": "Always",
+                    "ports": [
+                        {"name": "http", "containerPort": API_PORT},
+                        {"name": "metrics", "containerPort": METRICS_PORT},
+                    ],
+                    "envFrom": env_from("database-credentials", "cache-credentials", "app-secrets"),
+                    "resources": resources["api"],
+                    # The seed's timings.
+                    "livenessProbe": {
+                        "httpGet": {"path": "/health/live", "port": API_PORT},
+                        "initialDelaySeconds": 30,
+                        "periodSeconds": 10,
+                        "timeoutSeconds": 5,
+                        "failureThreshold": 3,
+                    },
+                    "readinessProbe": {
+                        "httpGet": {"path": "/health/ready", "port": API_PORT},
+                        "initialDelaySeconds": 20,
+                        "periodSeconds": 5,
+                        "timeoutSeconds": 3,
+                        "successThreshold": 1,
+                        "failureThreshold": 3,
+                    },
+                    "volumeMounts": [{"name": "uploads", "mountPath": "/app/uploads"}],
+                },
+                volumes=[uploads_volume(args.storage_class, s.api.uploads_volume_gib)],
+                service_ports=[
+                    {"name": "http", "port": API_PORT, "targetPort": "http"},
+                    {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
+                ],
+                aws_access=IrsaAccess(
+                    oidc_provider_arn=args.oidc_provider_arn,
+                    oidc_issuer=args.oidc_issuer,
+                    policy=pulumi.Output.all(args.assets_bucket_arn, args.assets_key_arn).apply(
+                        lambda bk: assets_policy(bk[0], bk[1])
+                    ),
+                ),
+                depends_on=after_config,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        Workload(
+            "websocket",
+            WorkloadArgs(
+                name=WEBSOCKET,
+                namespace=NAMESPACE,
+                replicas=s.websocket.replicas,
+                provider=args.provider,
+                container={
+                    "name": "websocket",
+                    "image": image("websocket"),
+                    "imagePullPolicy": "Always",
+                    "ports": [{"name": "ws", "containerPort": WEBSOCKET_PORT}],
+                    "env": [{"name": "STICKY_SESSIONS", "value": "true"}, {"name": "REDIS_ADAPTER", "value": "true"}],
+                    "envFrom": env_from("cache-credentials", "app-secrets"),
+                    "resources": resources["websocket"],
+                    # The seed has no probes here and no health path: the socket accepting is the signal.
+                    "livenessProbe": {"tcpSocket": {"port": WEBSOCKET_PORT}, "periodSeconds": 10},
+                    "readinessProbe": {"tcpSocket": {"port": WEBSOCKET_PORT}, "periodSeconds": 5},
+                },
+                service_ports=[{"name": "ws", "port": WEBSOCKET_PORT, "targetPort": "ws"}],
+                # Sticky sessions: a client's reconnects land on the pod that holds its socket state.
+                service_session_affinity=True,
+                depends_on=after_config,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        Workload(
+            "worker",
+            WorkloadArgs(
+                name=WORKER,
+                namespace=NAMESPACE,
+                replicas=s.worker.replicas,
+                provider=args.provider,
+                container={
+                    "name": "worker",
+                    "image": image("claude-worker"),
+                    "imagePullPolicy": "Always",
+                    "env": [
+                        {"name": "WORKER_CONCURRENCY", "value": str(s.worker.concurrency)},
+                        {"name": "CLAUDE_RATE_LIMIT", "value": str(s.worker.rate_limit)},
+                        {"name": "CLAUDE_API_KEY_SECRET_ARN", "value": args.llm_secret_arn},
+                    ],
+                    "envFrom": env_from("database-credentials", "cache-credentials", "llm-credentials"),
+                    "resources": resources["worker"],
+                },
+                # The node group's own labels (the seed's `workload: ai-processing` matches no node: label
+                # keys are case-sensitive and the nodes carry `Workload`).
+                node_selector=args.worker_node_labels,
+                tolerations=args.worker_tolerations,
+                aws_access=IrsaAccess(
+                    oidc_provider_arn=args.oidc_provider_arn,
+                    oidc_issuer=args.oidc_issuer,
+                    policy=pulumi.Output.all(args.llm_secret_arn, args.app_secrets_key_arn, args.region).apply(
+                        lambda a: read_secret_policy(a[0], a[1], a[2])
+                    ),
+                ),
+                depends_on=after_config,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        self._autoscaling(name, args, api, in_namespace)
+        self._network_policies(name, args, in_namespace)
+        self._pgvector_job(name, args, [namespace, config_map, secrets["database-credentials"]])
+        self.register_outputs({"namespace": NAMESPACE})
+
+    def _external_secrets(
+        self, name: str, args: PhilosophyAppArgs, namespace: k8s.core.v1.Namespace
+    ) -> dict[str, k8s.apiextensions.CustomResource]:
+        data = args.data
+        opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
+        store = k8s.apiextensions.CustomResource(
+            f"{name}-secret-store",
+            api_version="external-secrets.io/v1",
+            kind="SecretStore",
+            metadata={"name": SECRET_STORE, "namespace": NAMESPACE},
+            # No auth block: the operator uses its own IRSA role, which reads this service's secrets only.
+            spec={"provider": {"aws": {"service": "SecretsManager", "region": args.region}}},
+            opts=opts,
+        )
+        after_store = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[store])
+        database_url = pulumi.Output.all(data.database_host, data.database_port).apply(
+            lambda hp: (
+                "postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}"
+                f"@{hp[0]}:{hp[1]}/{data.database_name}?sslmode=require"
+            )
+        )
+        redis_url = pulumi.Output.all(data.cache_host, data.cache_port).apply(
+            lambda hp: "rediss://:{{ .token | urlquery }}" + f"@{hp[0]}:{hp[1]}"
+        )
+        specs: dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = {
+            # The RDS-managed master secret (JSON: username, password); RDS rotates it, the operator follows.
+            "database-credentials": (
+                [
+                    {"secretKey": key, "remoteRef": {"key": data.database_secret_arn, "property": key}}
+                    for key in ("username", "password")
+                ],
+                {"DATABASE_URL": database_url, "PGUSER": "{{ .username }}", "PGPASSWORD": "{{ .password }}"},
+            ),
+            "cache-credentials": (
+                [{"secretKey": "token", "remoteRef": {"key": data.cache_secret_arn}}],
+                {"REDIS_URL": redis_url, "REDIS_AUTH_TOKEN": "{{ .token }}"},
+            ),
+            "app-secrets": ([{"secretKey": "JWT_SECRET", "remoteRef": {"key": args.jwt_secret_arn}}], None),
+            "llm-credentials": ([{"secretKey": "CLAUDE_API_KEY", "remoteRef": {"key": args.llm_secret_arn}}], None),
+        }
+        created: dict[str, k8s.apiextensions.CustomResource] = {}
+        for secret_name, (remote, template) in specs.items():
+            target: dict[str, Any] = {"name": secret_name, "creationPolicy": "Owner"}
+            if template is not None:
+                target["template"] = {"engineVersion": "v2", "data": template}
+            created[secret_name] = k8s.apiextensions.CustomResource(
+                f"{name}-{secret_name}",
+                api_version="external-secrets.io/v1",
+                kind="ExternalSecret",
+                metadata={"name": secret_name, "namespace": NAMESPACE},
+                spec={
+                    "refreshInterval": "1h",
+                    "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE},
+                    "target": target,
+                    "data": remote,
+                },
+                opts=after_store,
+            )
+        return created
+
+    def _autoscaling(self, name: str, args: PhilosophyAppArgs, api: Workload, opts: pulumi.ResourceOptions) -> None:
+        s = args.settings
+        after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api.deployment]))
+        hpa_metadata: Any = {"name": f"{API}-hpa", "namespace": NAMESPACE}
+        hpa_spec: Any = {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": API},
+            "minReplicas": s.api.min_replicas,
+            "maxReplicas": s.api.max_replicas,
+            "metrics": hpa_metrics(s.custom_metrics),
+            # The seed's behaviour: scale up fast, scale down slowly.
+            "behavior": {
+                "scaleDown": {
+                    "stabilizationWindowSeconds": 300,
+                    "policies": [
+                        {"type": "Percent", "value": 10, "periodSeconds": 60},
+                        {"type": "Pods", "value": 2, "periodSeconds": 60},
+                    ],
+                    "selectPolicy": "Min",
+                },
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 60,
+                    "policies": [
+                        {"type": "Percent", "value": 100, "periodSeconds": 30},
+                        {"type": "Pods", "value": 5, "periodSeconds": 30},
+                    ],
+                    "selectPolicy": "Max",
+                },
+            },
+        }
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-api-hpa", metadata=hpa_metadata, spec=hpa_spec, opts=after_api
+        )
+        # Recommendations only ("Off"): the VPA never resizes or evicts pods the HPA is scaling on CPU/memory.
+        k8s.apiextensions.CustomResource(
+            f"{name}-api-vpa",
+            api_version="autoscaling.k8s.io/v1",
+            kind="VerticalPodAutoscaler",
+            metadata={"name": f"{API}-vpa", "namespace": NAMESPACE},
+            spec={
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": API},
+                "updatePolicy": {"updateMode": "Off"},
+                "resourcePolicy": {
+                    "containerPolicies": [
+                        {
+                            "containerName": "api",
+                            "minAllowed": VPA_MIN,
+                            "maxAllowed": VPA_MAX,
+                            "controlledResources": ["cpu", "memory"],
+                        }
+                    ]
+                },
+            },
+            opts=after_api,
+        )
+
+    def _network_policies(self, name: str, args: PhilosophyAppArgs, opts: pulumi.ResourceOptions) -> None:
+        data_stores = [{"ipBlock": {"cidr": c}} for c in args.data.network_cidrs]
+        database = {"to": data_stores, "ports": [{"protocol": "TCP", "port": DATABASE_PORT_DEFAULT}]}
+        cache = {"to": data_stores, "ports": [{"protocol": "TCP", "port": 6379}]}
+        # AWS APIs (STS for IRSA, S3, Secrets Manager) and the LLM API are HTTPS on the internet or via NAT.
+        https = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}
+        from_vpc = [{"ipBlock": {"cidr": args.vpc_cidr}}]
+        from_monitoring = [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
+        ]
+        policies: dict[str, dict[str, Any]] = {
+            "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+            "allow-dns": {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+            API: {
+                "podSelector": {"matchLabels": {"app": API}},
+                "policyTypes": ["Ingress", "Egress"],
+                # Load balancers and ingress controllers reach the pods from inside the VPC.
+                "ingress": [
+                    {"from": from_vpc, "ports": [{"protocol": "TCP", "port": API_PORT}]},
+                    {"from": from_monitoring, "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
+                ],
+                "egress": [database, cache, https],
+            },
+            WEBSOCKET: {
+                "podSelector": {"matchLabels": {"app": WEBSOCKET}},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": from_vpc, "ports": [{"protocol": "TCP", "port": WEBSOCKET_PORT}]}],
+                "egress": [cache],
+            },
+            WORKER: {
+                "podSelector": {"matchLabels": {"app": WORKER}},
+                "policyTypes": ["Egress"],
+                "egress": [database, cache, https],
+            },
+            "pgvector": {
+                "podSelector": {"matchLabels": {"app": "pgvector"}},
+                "policyTypes": ["Egress"],
+                "egress": [database],
+            },
+        }
+        for policy, spec in policies.items():
+            metadata: Any = {"name": policy, "namespace": NAMESPACE}
+            policy_spec: Any = spec
+            k8s.networking.v1.NetworkPolicy(f"{name}-netpol-{policy}", metadata=metadata, spec=policy_spec, opts=opts)
+
+    def _pgvector_job(self, name: str, args: PhilosophyAppArgs, after: list[pulumi.Resource]) -> None:
+        data = args.data
+        script = (
+            'until pg_isready -q -t 5; do echo "waiting for the database"; sleep 5; done; '
+            f'psql -v ON_ERROR_STOP=1 -c "{PGVECTOR_SQL}"'
+        )
+        # The Job's name carries a hash of what it does: a change makes a new Job (Jobs are immutable), an
+        # unchanged deploy leaves the finished one alone. The SQL is idempotent either way.
+        digest = hashlib.sha256(json.dumps([POSTGRES_CLIENT_IMAGE, script, data.database_name]).encode()).hexdigest()
+        job_name = f"pgvector-{digest[:8]}"
+        job_metadata: Any = {"name": job_name, "namespace": NAMESPACE, "labels": {"app": "pgvector"}}
+        job_spec: Any = {
+            "backoffLimit": 6,
+            "activeDeadlineSeconds": 900,
+            "template": {
+                "metadata": {
+                    "labels": {"app": "pgvector"},
+                    # A sidecar would keep the Job's pod running after psql exits.
+                    "annotations": {"sidecar.istio.io/inject": "false"},
+                },
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security_context(),
+                    "containers": [
+                        {
+                            "name": "create-extension",
+                            "image": POSTGRES_CLIENT_IMAGE,
+                            "command": ["sh", "-c", script],
+                            "env": [
+                                {"name": "PGHOST", "value": data.database_host},
+                                {
+                                    "name": "PGPORT",
+                                    "value": pulumi.Output.from_input(data.database_port).apply(str),
+                                },
+                                {"name": "PGDATABASE", "value": data.database_name},
+                                {"name": "PGSSLMODE", "value": "require"},
+                                {"name": "HOME", "value": "/tmp"},
+                                *(
+                                    {
+                                        "name": env,
+                                        "valueFrom": {"secretKeyRef": {"name": "database-credentials", "key": key}},
+                                    }
+                                    for env, key in (("PGUSER", "PGUSER"), ("PGPASSWORD", "PGPASSWORD"))
+                                ),
+                            ],
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "64Mi"},
+                                "limits": {"cpu": "500m", "memory": "128Mi"},
+                            },
+                            "securityContext": container_security_context(),
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        }
+                    ],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                },
+            },
+        }
+        k8s.batch.v1.Job(
+            f"{name}-pgvector",
+            metadata=job_metadata,
+            spec=job_spec,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=after),
+        )
+
+
+def uploads_volume(storage_class: str, size_gib: int) -> dict[str, Any]:
+    """A PersistentVolumeClaim per pod, made from the encrypted gp3 StorageClass with the pod.
+
+    One shared claim cannot work: gp3 (EBS) volumes attach to a single node (ReadWriteOnce), and the api's
+    replicas spread across nodes and zones. Uploads are staged here and kept in the assets bucket."""
+    return {
+        "name": "uploads",
+        "ephemeral": {
+            "volumeClaimTemplate": {
+                "metadata": {"labels": {"app": API}},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": storage_class,
+                    "resources": {"requests": {"storage": f"{size_gib}Gi"}},
+                },
+            }
+        },
+    }
+
+
+def hpa_metrics(custom: CustomMetrics) -> list[dict[str, Any]]:
+    metrics: list[dict[str, Any]] = [
+        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}},
+        {
+            "type": "Resource",
+            "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 80}},
+        },
+    ]
+    if custom is CustomMetrics.ADAPTER:
+        metrics += [
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": "http_requests_per_second"},
+                    "target": {"type": "AverageValue", "averageValue": "1000"},
+                },
+            },
+            {
+                "type": "External",
+                "external": {
+                    "metric": {"name": "queue_depth", "selector": {"matchLabels": {"queue_name": "ai-generation"}}},
+                    "target": {"type": "Value", "value": "100"},
+                },
+            },
+        ]
+    return metrics
+
+
+def assets_policy(bucket_arn: str, key_arn: str | None) -> str:
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ListAssets", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+        {
+            "Sid": "ReadWriteAssets",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"{bucket_arn}/*",
+        },
+    ]
+    if key_arn:
+        statements.append(
+            {
+                "Sid": "UseTheAssetsKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": key_arn,
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def read_secret_policy(secret_arn: str, key_arn: str, region: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadItsSecret",
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    "Resource": secret_arn,
+                },
+                {
+                    "Sid": "DecryptThroughSecretsManager",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": key_arn,
+                    "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+                },
+            ],
+        }
+    )

@@ -1,0 +1,161 @@
+"""One hardened workload: its ServiceAccount (and IRSA role), Deployment, Service and PodDisruptionBudget.
+
+Every container runs as non-root with a read-only root filesystem, no privilege escalation, no
+capabilities and the RuntimeDefault seccomp profile; pods spread across zones and nodes; no API token is
+mounted (IRSA's web-identity token is projected separately by EKS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.irsa_role import IrsaRole, IrsaRoleArgs
+
+RUN_AS = 10001
+# /tmp is the only writable path in a container unless a workload mounts more.
+TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+
+
+def container_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "fsGroup": RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def hardened(container: Mapping[str, Any]) -> dict[str, Any]:
+    """The container with the restricted security context and a writable /tmp."""
+    mounts = [TMP_MOUNT, *container.get("volumeMounts", [])]
+    return {**container, "securityContext": container_security_context(), "volumeMounts": mounts}
+
+
+@dataclass(frozen=True, kw_only=True)
+class IrsaAccess:
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    policy: pulumi.Input[str]
+    """The policy document (JSON): what this workload, and nothing else, may do in AWS."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadArgs:
+    name: str
+    namespace: str
+    container: Mapping[str, Any]
+    """The main container (name, image, ports, env, resources, probes, mounts); hardened here."""
+    replicas: int
+    provider: k8s.Provider
+    init_containers: Sequence[Mapping[str, Any]] = ()
+    volumes: Sequence[Mapping[str, Any]] = ()
+    service_ports: Sequence[Mapping[str, Any]] = ()
+    """Ports of a ClusterIP Service named after the workload; no Service if empty."""
+    service_session_affinity: bool = False
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: Sequence[Mapping[str, str]] = ()
+    aws_access: IrsaAccess | None = None
+    """An IRSA role for the workload's ServiceAccount; without one the pods get no AWS credentials."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """The namespace, and the config and secrets the pods read."""
+
+
+class Workload(pulumi.ComponentResource):
+    deployment: k8s.apps.v1.Deployment
+    role_arn: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("philosophy:index:Workload", name, None, opts)
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
+        labels = {"app": args.name, "app.kubernetes.io/name": args.name, "app.kubernetes.io/part-of": "philosophy"}
+
+        annotations: dict[str, pulumi.Input[str]] = {}
+        self.role_arn = None
+        if args.aws_access is not None:
+            role = IrsaRole(
+                f"{name}-aws",
+                IrsaRoleArgs(
+                    oidc_provider_arn=args.aws_access.oidc_provider_arn,
+                    oidc_issuer=args.aws_access.oidc_issuer,
+                    namespace=args.namespace,
+                    service_account=args.name,
+                    inline_policy=args.aws_access.policy,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.role_arn = role.role_arn
+            annotations["eks.amazonaws.com/role-arn"] = role.role_arn
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata={"name": args.name, "namespace": args.namespace, "labels": labels, "annotations": annotations},
+            automount_service_account_token=False,
+            opts=on_cluster,
+        )
+
+        spread = [
+            {
+                "maxSkew": 1,
+                "topologyKey": key,
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": {"app": args.name}},
+            }
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+        ]
+        pod_spec: dict[str, Any] = {
+            "serviceAccountName": args.name,
+            "automountServiceAccountToken": False,
+            "securityContext": pod_security_context(),
+            "initContainers": [hardened(c) for c in args.init_containers],
+            "containers": [hardened(args.container)],
+            "volumes": [TMP_VOLUME, *args.volumes],
+            "topologySpreadConstraints": spread,
+        }
+        if args.node_selector:
+            pod_spec["nodeSelector"] = dict(args.node_selector)
+        if args.tolerations:
+            pod_spec["tolerations"] = list(args.tolerations)
+        metadata: Any = {"name": args.name, "namespace": args.namespace, "labels": labels}
+        deployment_spec: Any = {
+            "replicas": args.replicas,
+            "selector": {"matchLabels": {"app": args.name}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
+            "template": {
+                "metadata": {"labels": labels, "annotations": dict(args.pod_annotations)},
+                "spec": pod_spec,
+            },
+        }
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata,
+            spec=deployment_spec,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[account, *args.depends_on]),
+        )
+        if args.service_ports:
+            service_spec: Any = {
+                "type": "ClusterIP",
+                "selector": {"app": args.name},
+                "ports": list(args.service_ports),
+                **({"sessionAffinity": "ClientIP"} if args.service_session_affinity else {}),
+            }
+            k8s.core.v1.Service(f"{name}-service", metadata=metadata, spec=service_spec, opts=on_cluster)
+        budget: Any = {"maxUnavailable": 1, "selector": {"matchLabels": {"app": args.name}}}
+        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=metadata, spec=budget, opts=on_cluster)
+        self.register_outputs({"roleArn": self.role_arn})

@@ -1,0 +1,359 @@
+"""The service's Kubernetes workloads: every rendered object is valid for the cluster's Kubernetes version,
+and carries the settings the seed and the hardening checklist ask for. Expected values come from the stack
+files (the input), not from the components."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from philosophy_infra.manifests import kubernetes_objects
+from philosophy_infra.plan import Plan
+from tests.conftest import ROOT, encode, raw_config, run_stack, stack_yaml
+
+STACKS = ["prod", "staging"]
+CUSTOM_RESOURCE_GROUPS = ("external-secrets.io", "autoscaling.k8s.io")
+NS = "philosophy-app"
+
+
+def workloads(stack: str) -> dict[str, Any]:
+    config: dict[str, Any] = stack_yaml(stack)["config"]["philosophy-infra:workloads"]
+    return config
+
+
+def objects(plan: Plan) -> list[dict[str, Any]]:
+    return kubernetes_objects(plan)
+
+
+def obj(plan: Plan, kind: str, name: str) -> dict[str, Any]:
+    found = [o for o in objects(plan) if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, (kind, name, [o["metadata"]["name"] for o in objects(plan) if o["kind"] == kind])
+    return found[0]
+
+
+def pod(plan: Plan, deployment: str) -> dict[str, Any]:
+    spec: dict[str, Any] = obj(plan, "Deployment", deployment)["spec"]["template"]["spec"]
+    return spec
+
+
+def plan_of(stack: str, request: pytest.FixtureRequest) -> Plan:
+    plan: Plan = request.getfixturevalue(f"{stack}_plan")
+    return plan
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_object_is_valid_for_the_clusters_kubernetes_version(stack: str, request: pytest.FixtureRequest) -> None:
+    plan = plan_of(stack, request)
+    version = stack_yaml(stack)["config"]["philosophy-infra:cluster"]["kubernetesVersion"]
+    checked = 0
+    for o in objects(plan):
+        if o["apiVersion"].split("/")[0] in CUSTOM_RESOURCE_GROUPS:
+            continue
+        kubernetes_validate.validate(o, version, strict=True)
+        checked += 1
+    assert checked >= 20
+    assert not [o for o in objects(plan) if o["kind"] == "Secret"], "secrets come from External Secrets, never Pulumi"
+
+
+def test_the_cli_writes_the_manifests_as_yaml(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "philosophy_infra", "plan", "--stack", "prod", "--manifests", str(tmp_path), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    files = sorted(tmp_path.glob("*.yaml"))
+    kinds = {yaml.safe_load(f.read_text())["kind"] for f in files}
+    assert {"Namespace", "ConfigMap", "ExternalSecret", "Deployment", "Service", "HorizontalPodAutoscaler"} <= kinds
+    assert {"VerticalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "Job"} <= kinds
+    assert (tmp_path / f"{NS}.deployment.philosophy-api.yaml").exists()
+    text = "".join(f.read_text() for f in files)
+    assert not re.search(r"offline-plan-[0-9a-f]{7}", text)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_namespace_injects_istio_and_enforces_the_restricted_standard(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    labels = obj(plan_of(stack, request), "Namespace", NS)["metadata"]["labels"]
+    assert labels["istio-injection"] == "enabled"
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_app_config_carries_the_seeds_settings(stack: str, request: pytest.FixtureRequest) -> None:
+    data = obj(plan_of(stack, request), "ConfigMap", "app-config")["data"]
+    assert data["NODE_ENV"] == "production" and data["API_PORT"] == "3000"
+    assert data["ENABLE_METRICS"] == "true" and data["ENABLE_TRACING"] == "true"
+    assert data["LOG_LEVEL"] == workloads(stack)["logLevel"]
+    assert data["DB_NAME"] == stack_yaml(stack)["config"]["philosophy-infra:database"]["databaseName"]
+
+
+def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan) -> None:
+    out = prod_plan.outputs
+    refs = {
+        o["metadata"]["name"]: {d["remoteRef"]["key"] for d in o["spec"]["data"]}
+        for o in objects(prod_plan)
+        if o["kind"] == "ExternalSecret"
+    }
+    assert refs == {
+        "database-credentials": {out["databaseMasterSecretArn"]},
+        "cache-credentials": {out["cacheAuthSecretArn"]},
+        "app-secrets": {out["jwtSecretArn"]},
+        "llm-credentials": {out["llmApiKeySecretArn"]},
+    }
+    store = obj(prod_plan, "SecretStore", "aws-secrets-manager")["spec"]["provider"]["aws"]
+    assert store == {"service": "SecretsManager", "region": "eu-west-1"}
+    # No secret version is written by Pulumi: operators put the LLM key and JWT secret in Secrets Manager.
+    versions = prod_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert [v.name for v in versions] == ["cache-auth-value"]
+    url = obj(prod_plan, "ExternalSecret", "database-credentials")["spec"]["target"]["template"]["data"]["DATABASE_URL"]
+    assert url.startswith("postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}@")
+    assert url.endswith(f":5432/{out['databaseName']}?sslmode=require")
+
+
+def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -> None:
+    policy = json.loads(
+        prod_plan.one("aws:iam/rolePolicy:RolePolicy", "services-external-secrets-inline").inputs["policy"]
+    )
+    read = next(st for st in policy["Statement"] if st["Sid"] == "ReadTheServiceSecrets")
+    out = prod_plan.outputs
+    assert set(read["Resource"]) == {
+        out["databaseMasterSecretArn"],
+        out["cacheAuthSecretArn"],
+        out["jwtSecretArn"],
+        out["llmApiKeySecretArn"],
+    }
+    decrypt = next(st for st in policy["Statement"] if st["Sid"] == "DecryptThroughSecretsManager")
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}}
+    release = prod_plan.one("kubernetes:helm.sh/v3:Release", "services-external-secrets").inputs
+    assert release["version"] and release["values"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_api_deployment_follows_the_seed(stack: str, request: pytest.FixtureRequest) -> None:
+    plan, want = plan_of(stack, request), workloads(stack)["api"]
+    deployment = obj(plan, "Deployment", "philosophy-api")
+    assert deployment["spec"]["replicas"] == want["replicas"]
+    template = deployment["spec"]["template"]
+    assert template["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "9090",
+        "prometheus.io/path": "/metrics",
+    }
+    spec = template["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == ["wait-for-db", "run-migrations"]
+    assert spec["initContainers"][1]["command"] == ["npm", "run", "migrate:prod"]
+    api = spec["containers"][0]
+    assert {p["name"]: p["containerPort"] for p in api["ports"]} == {"http": 3000, "metrics": 9090}
+    assert api["livenessProbe"] == {
+        "httpGet": {"path": "/health/live", "port": 3000},
+        "initialDelaySeconds": 30,
+        "periodSeconds": 10,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
+    ready = api["readinessProbe"]
+    assert ready["httpGet"] == {"path": "/health/ready", "port": 3000}
+    assert (ready["initialDelaySeconds"], ready["periodSeconds"], ready["timeoutSeconds"]) == (20, 5, 3)
+    assert api["resources"] == {"requests": want["requests"], "limits": want["limits"]}
+    uploads = next(v for v in spec["volumes"] if v["name"] == "uploads")
+    claim = uploads["ephemeral"]["volumeClaimTemplate"]["spec"]
+    assert (
+        claim["storageClassName"] == "gp3"
+        and claim["resources"]["requests"]["storage"] == f"{want['uploadsVolumeGib']}Gi"
+    )
+    assert {"name": "uploads", "mountPath": "/app/uploads"} in api["volumeMounts"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_websocket_and_worker_follow_the_seed(stack: str, request: pytest.FixtureRequest) -> None:
+    plan, want = plan_of(stack, request), workloads(stack)
+    ws = obj(plan, "Deployment", "philosophy-websocket")
+    assert ws["spec"]["replicas"] == want["websocket"]["replicas"]
+    container = ws["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"] == [{"name": "ws", "containerPort": 3001}]
+    assert {e["name"]: e["value"] for e in container["env"]} == {"STICKY_SESSIONS": "true", "REDIS_ADAPTER": "true"}
+    assert container["resources"] == {"requests": want["websocket"]["requests"], "limits": want["websocket"]["limits"]}
+
+    worker = obj(plan, "Deployment", "claude-worker")
+    assert worker["spec"]["replicas"] == want["worker"]["replicas"]
+    spec = worker["spec"]["template"]["spec"]
+    group = stack_yaml(stack)["config"]["philosophy-infra:nodeGroups"][want["worker"]["nodeGroup"]]
+    assert spec["nodeSelector"] == group["labels"] and spec["nodeSelector"]["Workload"] == "ai-processing"
+    assert "workload" not in spec["nodeSelector"], "label keys are case-sensitive; the nodes carry `Workload`"
+    assert spec["tolerations"] == [{"key": "ai-workload", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
+    env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+    assert env["WORKER_CONCURRENCY"] == str(want["worker"]["concurrency"]) == "3"
+    assert env["CLAUDE_RATE_LIMIT"] == str(want["worker"]["rateLimit"]) == "50"
+    assert spec["containers"][0]["resources"] == {
+        "requests": want["worker"]["requests"],
+        "limits": want["worker"]["limits"],
+    }
+
+
+def test_prod_runs_the_seeds_replicas_and_sizes() -> None:
+    want = workloads("prod")
+    assert (want["api"]["replicas"], want["websocket"]["replicas"], want["worker"]["replicas"]) == (3, 2, 5)
+    assert want["api"]["requests"] == {"cpu": "250m", "memory": "512Mi"}
+    assert want["worker"]["limits"] == {"cpu": "2000m", "memory": "2Gi"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_container_is_hardened_pinned_and_sized(stack: str, request: pytest.FixtureRequest) -> None:
+    plan = plan_of(stack, request)
+    pods = [o["spec"]["template"]["spec"] for o in objects(plan) if o["kind"] in ("Deployment", "Job")]
+    assert len(pods) == 4
+    for spec in pods:
+        assert spec["automountServiceAccountToken"] is False
+        assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] >= 10000
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for c in [*spec.get("initContainers", []), *spec["containers"]]:
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True, c["name"]
+            assert sc["capabilities"] == {"drop": ["ALL"]} and sc["runAsNonRoot"] is True
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+            repository, _, tag = c["image"].rpartition(":")
+            assert repository and tag and tag != "latest" and "/" not in tag, c["image"]
+            assert c["resources"]["requests"] and c["resources"]["limits"]["memory"], c["name"]
+            assert any(m["mountPath"] == "/tmp" for m in c["volumeMounts"]), "a writable /tmp on a read-only root"
+    for name in ("philosophy-api", "philosophy-websocket", "claude-worker"):
+        spread = pod(plan, name)["topologySpreadConstraints"]
+        assert {s["topologyKey"] for s in spread} == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+        assert obj(plan, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
+            ":" + workloads(stack)["imageTag"]
+        )
+
+
+def test_services_and_service_accounts(prod_plan: Plan) -> None:
+    api = obj(prod_plan, "Service", "philosophy-api")["spec"]
+    assert {p["name"]: p["port"] for p in api["ports"]} == {"http": 3000, "metrics": 9090}
+    ws = obj(prod_plan, "Service", "philosophy-websocket")["spec"]
+    assert [p["port"] for p in ws["ports"]] == [3001] and ws["sessionAffinity"] == "ClientIP"
+    accounts = {o["metadata"]["name"]: o for o in objects(prod_plan) if o["kind"] == "ServiceAccount"}
+    assert set(accounts) == {"philosophy-api", "philosophy-websocket", "claude-worker"}
+    assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
+    irsa = {n for n, a in accounts.items() if "eks.amazonaws.com/role-arn" in (a["metadata"].get("annotations") or {})}
+    assert irsa == {"philosophy-api", "claude-worker"}, "the websocket needs no AWS access"
+
+
+def test_irsa_roles_are_scoped_to_what_each_workload_needs(prod_plan: Plan) -> None:
+    api = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "api-aws-inline").inputs["policy"])
+    bucket = prod_plan.outputs["assetsBucketArn"]
+    assert {r for st in api["Statement"] for r in [st["Resource"]] if isinstance(r, str)} >= {bucket, f"{bucket}/*"}
+    actions = {
+        a for st in api["Statement"] for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    }
+    assert {"s3:GetObject", "s3:PutObject"} <= actions and not any(a.startswith("secretsmanager") for a in actions)
+    worker = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "worker-aws-inline").inputs["policy"])
+    read = next(st for st in worker["Statement"] if st["Sid"] == "ReadItsSecret")
+    assert read["Resource"] == prod_plan.outputs["llmApiKeySecretArn"]
+    trust = json.loads(prod_plan.one("aws:iam/role:Role", "worker-aws-role").inputs["assumeRolePolicy"])
+    conditions = trust["Statement"][0]["Condition"]["StringEquals"]
+    assert "system:serviceaccount:philosophy-app:claude-worker" in conditions.values()
+
+
+def test_network_policies_deny_by_default_and_allow_only_the_service_flows(prod_plan: Plan) -> None:
+    policies = {o["metadata"]["name"]: o["spec"] for o in objects(prod_plan) if o["kind"] == "NetworkPolicy"}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert {"philosophy-api", "philosophy-websocket", "claude-worker", "pgvector", "allow-dns"} <= set(policies)
+    database_cidrs = stack_yaml("prod")["config"]["philosophy-infra:network"]["databaseSubnets"]
+    for name, spec in policies.items():
+        for rule in spec.get("egress", []):
+            ports = {p["port"] for p in rule["ports"]}
+            if ports & {5432, 6379}:
+                assert [t["ipBlock"]["cidr"] for t in rule["to"]] == database_cidrs, name
+    api_in = policies["philosophy-api"]["ingress"]
+    assert api_in[0] == {"from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 3000}]}
+    assert policies["pgvector"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_api_autoscales_as_the_seed_says(stack: str, request: pytest.FixtureRequest) -> None:
+    plan, want = plan_of(stack, request), workloads(stack)["api"]
+    hpa = obj(plan, "HorizontalPodAutoscaler", "philosophy-api-hpa")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    spec = hpa["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (want["minReplicas"], want["maxReplicas"])
+    targets = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in spec["metrics"]}
+    assert targets == {"cpu": 70, "memory": 80}, "custom metrics stay off until an adapter serves them"
+    down, up = spec["behavior"]["scaleDown"], spec["behavior"]["scaleUp"]
+    assert down["stabilizationWindowSeconds"] == 300 and down["selectPolicy"] == "Min"
+    assert {(p["type"], p["value"], p["periodSeconds"]) for p in down["policies"]} == {
+        ("Percent", 10, 60),
+        ("Pods", 2, 60),
+    }
+    assert up["stabilizationWindowSeconds"] == 60 and up["selectPolicy"] == "Max"
+    assert {(p["type"], p["value"], p["periodSeconds"]) for p in up["policies"]} == {
+        ("Percent", 100, 30),
+        ("Pods", 5, 30),
+    }
+
+
+def test_prod_api_scales_between_3_and_20() -> None:
+    assert (workloads("prod")["api"]["minReplicas"], workloads("prod")["api"]["maxReplicas"]) == (3, 20)
+
+
+def test_custom_metrics_switch_adds_the_seeds_rps_and_queue_depth() -> None:
+    raw = raw_config("staging")
+    raw["philosophy-infra:workloads"]["customMetrics"] = "adapter"
+    metrics = obj(run_stack("staging", encode(raw)), "HorizontalPodAutoscaler", "philosophy-api-hpa")["spec"]["metrics"]
+    by_type = {m["type"]: m for m in metrics}
+    assert by_type["Pods"]["pods"]["metric"]["name"] == "http_requests_per_second"
+    assert by_type["Pods"]["pods"]["target"] == {"type": "AverageValue", "averageValue": "1000"}
+    assert by_type["External"]["external"]["metric"]["selector"] == {"matchLabels": {"queue_name": "ai-generation"}}
+
+
+def test_vpa_recommends_without_fighting_the_hpa(prod_plan: Plan) -> None:
+    vpa = obj(prod_plan, "VerticalPodAutoscaler", "philosophy-api-vpa")
+    assert vpa["apiVersion"] == "autoscaling.k8s.io/v1"
+    assert vpa["spec"]["updatePolicy"] == {"updateMode": "Off"}
+    policy = vpa["spec"]["resourcePolicy"]["containerPolicies"][0]
+    assert policy["minAllowed"] == {"cpu": "100m", "memory": "128Mi"} and policy["maxAllowed"] == {
+        "cpu": "2",
+        "memory": "2Gi",
+    }
+    release = prod_plan.one("kubernetes:helm.sh/v3:Release", "services-vpa")
+    assert release.inputs["values"]["recommender"] == {"enabled": True}
+    assert release.inputs["values"]["updater"] == {"enabled": False}
+    vpa_resource = prod_plan.one("kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler")
+    namespace = prod_plan.one("kubernetes:core/v1:Namespace")
+    assert release.urn in namespace.dependencies and namespace.urn in vpa_resource.dependencies
+    assert prod_plan.one("aws:eks/addon:Addon", "services-metrics-server").inputs["addonName"] == "metrics-server"
+
+
+def test_every_workload_has_a_disruption_budget(prod_plan: Plan) -> None:
+    budgets = {o["metadata"]["name"]: o["spec"] for o in objects(prod_plan) if o["kind"] == "PodDisruptionBudget"}
+    assert set(budgets) == {"philosophy-api", "philosophy-websocket", "claude-worker"}
+    assert all(b["maxUnavailable"] == 1 and b["selector"]["matchLabels"]["app"] == n for n, b in budgets.items())
+
+
+def test_pgvector_job_creates_the_extension_idempotently(prod_plan: Plan, staging_plan: Plan) -> None:
+    job = next(o for o in objects(prod_plan) if o["kind"] == "Job")
+    assert re.fullmatch(r"pgvector-[0-9a-f]{8}", job["metadata"]["name"])
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    script = container["command"][-1]
+    assert "CREATE EXTENSION IF NOT EXISTS vector" in script and "pg_isready" in script
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PGUSER"]["valueFrom"]["secretKeyRef"]["name"] == "database-credentials"
+    assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "database-credentials"
+    assert env["PGSSLMODE"]["value"] == "require" and "value" not in env["PGPASSWORD"]
+    resource = prod_plan.one("kubernetes:batch/v1:Job")
+    secret = prod_plan.one("kubernetes:external-secrets.io/v1:ExternalSecret", "app-database-credentials")
+    assert secret.urn in resource.dependencies
+    # The same job for the same database; a new one only when what it runs changes.
+    assert job["metadata"]["name"] == next(o for o in objects(staging_plan) if o["kind"] == "Job")["metadata"]["name"]
+    raw = raw_config("staging")
+    raw["philosophy-infra:database"]["databaseName"] = "philosophy"
+    other = next(o for o in objects(run_stack("staging", encode(raw))) if o["kind"] == "Job")
+    assert other["metadata"]["name"] != job["metadata"]["name"]
