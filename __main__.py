@@ -152,12 +152,7 @@ services = ClusterServices(
     ClusterServicesArgs(
         cluster_name=cluster.cluster_name,
         kubernetes_version=config.cluster.kubernetes_version,
-        region=config.region,
-        oidc_provider_arn=cluster.oidc_provider_arn,
-        oidc_issuer=cluster.oidc_issuer,
         provider=cluster.provider,
-        readable_secret_arns=[database.master_secret_arn, cache.auth_secret_arn, *app_secrets.arns.values()],
-        readable_secret_key_arns=[database.key_arn, cache.key_arn, app_secrets.key_arn],
         after=[addons],
         addon_versions=config.cluster.addon_versions,
     ),
@@ -180,6 +175,7 @@ app = PhilosophyApp(
             cache_host=cache.endpoint,
             cache_port=cache.port,
             cache_secret_arn=cache.auth_secret_arn,
+            secret_key_arns=[database.key_arn, cache.key_arn],
             network_cidrs=[str(s) for s in subnets["database"]],
         ),
         llm_secret_arn=app_secrets.arns["llm-api-key"],
@@ -191,7 +187,6 @@ app = PhilosophyApp(
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
         vpc_cidr=str(config.network.cidr),
-        storage_class=addons.storage_class_name,
         worker_node_labels=worker_nodes.labels,
         worker_tolerations=[
             {"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect.kubernetes}

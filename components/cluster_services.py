@@ -1,17 +1,18 @@
-"""Cluster-wide services the workloads rely on: metrics-server, the VPA recommender, External Secrets Operator."""
+"""Cluster-wide services the workloads rely on: metrics-server, the VPA recommender, External Secrets Operator.
+
+None of them holds AWS permissions: the operator reads secrets as each namespace's own service account."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.eks_cluster import addon_version
-from components.irsa_role import IrsaRole, IrsaRoleArgs
 
 # Pinned chart versions: a new chart is a reviewed change. ESO 2.x serves external-secrets.io/v1;
 # Fairwinds' vpa 5.0.0 ships VPA 1.7.1 (autoscaling.k8s.io/v1).
@@ -25,14 +26,7 @@ VPA_NAMESPACE = "vpa"
 class ClusterServicesArgs:
     cluster_name: str
     kubernetes_version: str
-    region: str
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]
     provider: k8s.Provider
-    readable_secret_arns: Sequence[pulumi.Input[str]]
-    """The only secrets External Secrets Operator may read: this service's."""
-    readable_secret_key_arns: Sequence[pulumi.Input[str]]
-    """The KMS keys of those secrets (decrypt through Secrets Manager only)."""
     after: Sequence[pulumi.Resource] = ()
     addon_versions: Mapping[str, str] = field(default_factory=dict)
 
@@ -57,77 +51,48 @@ class ClusterServices(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
         )
 
-        chart, version, repo = VPA_CHART
         # Only the recommender: VPA gives recommendations and never evicts pods, so it cannot fight the HPA.
-        self.vpa = k8s.helm.v3.Release(
+        self.vpa = _release(
             f"{name}-vpa",
-            name="vpa",
-            chart=chart,
-            version=version,
-            repository_opts={"repo": repo},
-            namespace=VPA_NAMESPACE,
-            create_namespace=True,
-            values={
+            VPA_CHART,
+            VPA_NAMESPACE,
+            {
                 "recommender": {"enabled": True},
                 "updater": {"enabled": False},
                 "admissionController": {"enabled": False},
             },
-            opts=on_cluster,
+            on_cluster,
         )
 
-        role = IrsaRole(
+        self.external_secrets = _release(
             f"{name}-external-secrets",
-            IrsaRoleArgs(
-                oidc_provider_arn=args.oidc_provider_arn,
-                oidc_issuer=args.oidc_issuer,
-                namespace=EXTERNAL_SECRETS_NAMESPACE,
-                service_account=EXTERNAL_SECRETS_SERVICE_ACCOUNT,
-                inline_policy=pulumi.Output.all(
-                    pulumi.Output.all(*args.readable_secret_arns), pulumi.Output.all(*args.readable_secret_key_arns)
-                ).apply(lambda sk: read_secrets_policy(sk[0], sk[1], args.region)),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+            EXTERNAL_SECRETS_CHART,
+            EXTERNAL_SECRETS_NAMESPACE,
+            # No AWS role for the operator itself: each SecretStore authenticates as a service account of its
+            # own namespace, so a SecretStore elsewhere cannot borrow this service's access.
+            {"installCRDs": True, "serviceAccount": {"name": EXTERNAL_SECRETS_SERVICE_ACCOUNT}},
+            on_cluster,
         )
-        chart, version, repo = EXTERNAL_SECRETS_CHART
-        self.external_secrets = k8s.helm.v3.Release(
-            f"{name}-external-secrets",
-            name="external-secrets",
-            chart=chart,
-            version=version,
-            repository_opts={"repo": repo},
-            namespace=EXTERNAL_SECRETS_NAMESPACE,
-            create_namespace=True,
-            values={
-                "installCRDs": True,
-                "serviceAccount": {
-                    "name": EXTERNAL_SECRETS_SERVICE_ACCOUNT,
-                    "annotations": {"eks.amazonaws.com/role-arn": role.role_arn},
-                },
-            },
-            opts=on_cluster,
-        )
-        self.register_outputs({"externalSecretsRoleArn": role.role_arn})
+        self.register_outputs({})
 
 
-def read_secrets_policy(secret_arns: Sequence[str], key_arns: Sequence[str], region: str) -> str:
-    """Read exactly these secrets, and decrypt with their keys only when Secrets Manager asks."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ReadTheServiceSecrets",
-                    "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    "Resource": sorted(secret_arns),
-                },
-                {
-                    "Sid": "DecryptThroughSecretsManager",
-                    "Effect": "Allow",
-                    "Action": "kms:Decrypt",
-                    "Resource": sorted(set(key_arns)),
-                    "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
-                },
-            ],
-        }
+def _release(
+    resource_name: str,
+    chart: tuple[str, str, str],
+    namespace: str,
+    values: Mapping[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> k8s.helm.v3.Release:
+    """A Helm release of a pinned chart version, in its own namespace."""
+    chart_name, version, repo = chart
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=chart_name,
+        chart=chart_name,
+        version=version,
+        repository_opts={"repo": repo},
+        namespace=namespace,
+        create_namespace=True,
+        values=dict(values),
+        opts=opts,
     )

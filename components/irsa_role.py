@@ -58,3 +58,27 @@ def trust_policy(provider_arn: str, issuer: str, subject: str) -> str:
             ],
         }
     )
+
+
+def read_secrets_policy(secret_arns: Sequence[str], key_arns: Sequence[str], region: str) -> str:
+    """Read exactly these secrets, and decrypt with their keys only when Secrets Manager asks."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadTheServiceSecrets",
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    "Resource": sorted(secret_arns),
+                },
+                {
+                    "Sid": "DecryptThroughSecretsManager",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": sorted(set(key_arns)),
+                    "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+                },
+            ],
+        }
+    )

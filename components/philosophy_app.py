@@ -17,7 +17,15 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.workload import IrsaAccess, Workload, WorkloadArgs, container_security_context, pod_security_context
+from components.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy
+from components.workload import (
+    IrsaAccess,
+    ReplicasOwner,
+    Workload,
+    WorkloadArgs,
+    container_security_context,
+    pod_security_context,
+)
 from philosophy_infra.config import CustomMetrics, WorkloadsConfig
 
 NAMESPACE = "philosophy-app"
@@ -29,6 +37,9 @@ POSTGRES_CLIENT_IMAGE = "public.ecr.aws/docker/library/postgres:17.6-alpine"
 # The seed's VPA bounds for the api container.
 VPA_MIN, VPA_MAX = {"cpu": "100m", "memory": "128Mi"}, {"cpu": "2", "memory": "2Gi"}
 SECRET_STORE = "aws-secrets-manager"
+SECRET_READER = "secrets-reader"
+UPLOADS_STORAGE_CLASS = "gp3-scratch"
+ISTIO_NAMESPACE = "istio-system"
 MONITORING_NAMESPACE = "monitoring"
 PGVECTOR_SQL = "CREATE EXTENSION IF NOT EXISTS vector;"
 
@@ -42,6 +53,8 @@ class DataEndpoints:
     cache_host: pulumi.Input[str]
     cache_port: pulumi.Input[int]
     cache_secret_arn: pulumi.Input[str]
+    secret_key_arns: Sequence[pulumi.Input[str]]
+    """The KMS keys of the database and cache secrets: reading a secret needs decrypt with its key."""
     network_cidrs: Sequence[str]
     """Where the database and cache live (the database subnets): the only targets of 5432 and 6379."""
 
@@ -62,7 +75,6 @@ class PhilosophyAppArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     vpc_cidr: str
-    storage_class: str
     worker_node_labels: Mapping[str, str]
     worker_tolerations: Sequence[Mapping[str, str]]
     """Pod tolerations for the worker node group's taints, in the Kubernetes spelling (NoSchedule)."""
@@ -101,6 +113,9 @@ class PhilosophyApp(pulumi.ComponentResource):
                 "LOG_LEVEL": s.log_level.value,
                 "ENABLE_METRICS": "true",
                 "ENABLE_TRACING": "true",
+                # npm and Node write caches under HOME; the root filesystem is read-only, /tmp is not.
+                "HOME": "/tmp",
+                "NPM_CONFIG_CACHE": "/tmp/.npm",
                 # Where things are; none of it is secret.
                 "DB_HOST": data.database_host,
                 "DB_PORT": pulumi.Output.from_input(data.database_port).apply(str),
@@ -113,7 +128,14 @@ class PhilosophyApp(pulumi.ComponentResource):
             opts=in_namespace,
         )
         secrets = self._external_secrets(name, args, namespace)
+        # Migrations may use the vector type: the extension exists before the api starts.
+        pgvector = self._pgvector_job(name, args, [namespace, config_map, secrets["database-credentials"]])
+        scratch = self._scratch_storage_class(name, args)
         after_config = [namespace, config_map, *secrets.values()]
+        # Pods restart when the config they read changes (envFrom is read only at container start).
+        config_checksum = config_map.data.apply(
+            lambda d: hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        )
 
         def image(component: str) -> str:
             return f"{s.image_registry}/{component}:{s.image_tag}"
@@ -135,11 +157,13 @@ class PhilosophyApp(pulumi.ComponentResource):
                 name=API,
                 namespace=NAMESPACE,
                 replicas=s.api.replicas,
+                replicas_owner=ReplicasOwner.AUTOSCALER,
                 provider=args.provider,
                 pod_annotations={
                     "prometheus.io/scrape": "true",
                     "prometheus.io/port": str(METRICS_PORT),
                     "prometheus.io/path": "/metrics",
+                    "checksum/config": config_checksum,
                 },
                 init_containers=[
                     {
@@ -147,7 +171,10 @@ class PhilosophyApp(pulumi.ComponentResource):
                         "image": BUSYBOX_IMAGE,
                         "command": ["sh", "-c", 'until nc -z -w 2 "$DB_HOST" "$DB_PORT"; do sleep 2; done'],
                         "envFrom": env_from(),
-                        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+                        "resources": {
+                            "requests": {"cpu": "10m", "memory": "16Mi"},
+                            "limits": {"cpu": "50m", "memory": "32Mi"},
+                        },
                     },
                     {
                         "name": "run-migrations",
@@ -185,7 +212,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                     },
                     "volumeMounts": [{"name": "uploads", "mountPath": "/app/uploads"}],
                 },
-                volumes=[uploads_volume(args.storage_class, s.api.uploads_volume_gib)],
+                volumes=[uploads_volume(UPLOADS_STORAGE_CLASS, s.api.uploads_volume_gib)],
                 service_ports=[
                     {"name": "http", "port": API_PORT, "targetPort": "http"},
                     {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
@@ -197,7 +224,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                         lambda bk: assets_policy(bk[0], bk[1])
                     ),
                 ),
-                depends_on=after_config,
+                depends_on=[*after_config, pgvector, scratch],
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -222,6 +249,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                     "readinessProbe": {"tcpSocket": {"port": WEBSOCKET_PORT}, "periodSeconds": 5},
                 },
                 service_ports=[{"name": "ws", "port": WEBSOCKET_PORT, "targetPort": "ws"}],
+                pod_annotations={"checksum/config": config_checksum},
                 # Sticky sessions: a client's reconnects land on the pod that holds its socket state.
                 service_session_affinity=True,
                 depends_on=after_config,
@@ -250,13 +278,14 @@ class PhilosophyApp(pulumi.ComponentResource):
                 },
                 # The node group's own labels (the seed's `workload: ai-processing` matches no node: label
                 # keys are case-sensitive and the nodes carry `Workload`).
+                pod_annotations={"checksum/config": config_checksum},
                 node_selector=args.worker_node_labels,
                 tolerations=args.worker_tolerations,
                 aws_access=IrsaAccess(
                     oidc_provider_arn=args.oidc_provider_arn,
                     oidc_issuer=args.oidc_issuer,
-                    policy=pulumi.Output.all(args.llm_secret_arn, args.app_secrets_key_arn, args.region).apply(
-                        lambda a: read_secret_policy(a[0], a[1], a[2])
+                    policy=pulumi.Output.all(args.llm_secret_arn, args.app_secrets_key_arn).apply(
+                        lambda sk: read_secrets_policy([sk[0]], [sk[1]], args.region)
                     ),
                 ),
                 depends_on=after_config,
@@ -266,7 +295,6 @@ class PhilosophyApp(pulumi.ComponentResource):
 
         self._autoscaling(name, args, api, in_namespace)
         self._network_policies(name, args, in_namespace)
-        self._pgvector_job(name, args, [namespace, config_map, secrets["database-credentials"]])
         self.register_outputs({"namespace": NAMESPACE})
 
     def _external_secrets(
@@ -274,14 +302,48 @@ class PhilosophyApp(pulumi.ComponentResource):
     ) -> dict[str, k8s.apiextensions.CustomResource]:
         data = args.data
         opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
+        readable = [data.database_secret_arn, data.cache_secret_arn, args.jwt_secret_arn, args.llm_secret_arn]
+        keys = [*data.secret_key_arns, args.app_secrets_key_arn]
+        reader = IrsaRole(
+            f"{name}-{SECRET_READER}",
+            IrsaRoleArgs(
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_issuer=args.oidc_issuer,
+                namespace=NAMESPACE,
+                service_account=SECRET_READER,
+                inline_policy=pulumi.Output.all(pulumi.Output.all(*readable), pulumi.Output.all(*keys)).apply(
+                    lambda sk: read_secrets_policy(sk[0], sk[1], args.region)
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        reader_account = k8s.core.v1.ServiceAccount(
+            f"{name}-{SECRET_READER}",
+            metadata={
+                "name": SECRET_READER,
+                "namespace": NAMESPACE,
+                "annotations": {"eks.amazonaws.com/role-arn": reader.role_arn},
+            },
+            automount_service_account_token=False,
+            opts=opts,
+        )
         store = k8s.apiextensions.CustomResource(
             f"{name}-secret-store",
             api_version="external-secrets.io/v1",
             kind="SecretStore",
             metadata={"name": SECRET_STORE, "namespace": NAMESPACE},
-            # No auth block: the operator uses its own IRSA role, which reads this service's secrets only.
-            spec={"provider": {"aws": {"service": "SecretsManager", "region": args.region}}},
-            opts=opts,
+            # The store authenticates as this namespace's reader account (IRSA): only this service's secrets,
+            # and a SecretStore in another namespace cannot use them.
+            spec={
+                "provider": {
+                    "aws": {
+                        "service": "SecretsManager",
+                        "region": args.region,
+                        "auth": {"jwt": {"serviceAccountRef": {"name": SECRET_READER}}},
+                    }
+                }
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[reader_account]),
         )
         after_store = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[store])
         database_url = pulumi.Output.all(data.database_host, data.database_port).apply(
@@ -318,7 +380,13 @@ class PhilosophyApp(pulumi.ComponentResource):
                 f"{name}-{secret_name}",
                 api_version="external-secrets.io/v1",
                 kind="ExternalSecret",
-                metadata={"name": secret_name, "namespace": NAMESPACE},
+                metadata={
+                    "name": secret_name,
+                    "namespace": NAMESPACE,
+                    # `pulumi up` waits until the operator has synced the secret, and fails here, naming
+                    # it, if the value is missing in Secrets Manager.
+                    "annotations": {"pulumi.com/waitFor": "condition=Ready"},
+                },
                 spec={
                     "refreshInterval": "1h",
                     "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE},
@@ -411,6 +479,25 @@ class PhilosophyApp(pulumi.ComponentResource):
                     }
                 ],
             },
+            # The Istio sidecars: xDS and certificates from istiod, merged metrics scraped by Prometheus.
+            "allow-mesh": {
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [
+                    {
+                        "from": from_monitoring,
+                        "ports": [{"protocol": "TCP", "port": 15020}, {"protocol": "TCP", "port": 15090}],
+                    }
+                ],
+                "egress": [
+                    {
+                        "to": [
+                            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ISTIO_NAMESPACE}}}
+                        ],
+                        "ports": [{"protocol": "TCP", "port": 15012}],
+                    }
+                ],
+            },
             API: {
                 "podSelector": {"matchLabels": {"app": API}},
                 "policyTypes": ["Ingress", "Egress"],
@@ -443,7 +530,21 @@ class PhilosophyApp(pulumi.ComponentResource):
             policy_spec: Any = spec
             k8s.networking.v1.NetworkPolicy(f"{name}-netpol-{policy}", metadata=metadata, spec=policy_spec, opts=opts)
 
-    def _pgvector_job(self, name: str, args: PhilosophyAppArgs, after: list[pulumi.Resource]) -> None:
+    def _scratch_storage_class(self, name: str, args: PhilosophyAppArgs) -> k8s.storage.v1.StorageClass:
+        """Encrypted gp3 for per-pod scratch claims, deleted with the pod: the default class retains volumes
+        in protected stacks, which would leave one behind per pod on every rollout and scale-down."""
+        return k8s.storage.v1.StorageClass(
+            f"{name}-{UPLOADS_STORAGE_CLASS}",
+            metadata={"name": UPLOADS_STORAGE_CLASS},
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            reclaim_policy="Delete",
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after)),
+        )
+
+    def _pgvector_job(self, name: str, args: PhilosophyAppArgs, after: list[pulumi.Resource]) -> k8s.batch.v1.Job:
         data = args.data
         script = (
             'until pg_isready -q -t 5; do echo "waiting for the database"; sleep 5; done; '
@@ -501,11 +602,17 @@ class PhilosophyApp(pulumi.ComponentResource):
                 },
             },
         }
-        k8s.batch.v1.Job(
+        return k8s.batch.v1.Job(
             f"{name}-pgvector",
             metadata=job_metadata,
             spec=job_spec,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=after),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.provider,
+                depends_on=after,
+                # Pulumi waits for the Job to succeed; give it longer than the Job's own deadline (15 min).
+                custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m"),
+            ),
         )
 
 
@@ -577,26 +684,3 @@ def assets_policy(bucket_arn: str, key_arn: str | None) -> str:
             }
         )
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
-
-
-def read_secret_policy(secret_arn: str, key_arn: str, region: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ReadItsSecret",
-                    "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    "Resource": secret_arn,
-                },
-                {
-                    "Sid": "DecryptThroughSecretsManager",
-                    "Effect": "Allow",
-                    "Action": "kms:Decrypt",
-                    "Resource": key_arn,
-                    "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
-                },
-            ],
-        }
-    )

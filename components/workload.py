@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import pulumi
@@ -17,6 +18,15 @@ import pulumi_kubernetes as k8s
 from components.irsa_role import IrsaRole, IrsaRoleArgs
 
 RUN_AS = 10001
+
+
+class ReplicasOwner(StrEnum):
+    """Who sets the Deployment's replica count after it is created."""
+
+    PULUMI = "pulumi"  # every deploy sets it from config
+    AUTOSCALER = "autoscaler"  # config gives the first count; an HPA owns it after that
+
+
 # /tmp is the only writable path in a container unless a workload mounts more.
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
@@ -64,12 +74,13 @@ class WorkloadArgs:
     """The main container (name, image, ports, env, resources, probes, mounts); hardened here."""
     replicas: int
     provider: k8s.Provider
+    replicas_owner: ReplicasOwner = ReplicasOwner.PULUMI
     init_containers: Sequence[Mapping[str, Any]] = ()
     volumes: Sequence[Mapping[str, Any]] = ()
     service_ports: Sequence[Mapping[str, Any]] = ()
     """Ports of a ClusterIP Service named after the workload; no Service if empty."""
     service_session_affinity: bool = False
-    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    pod_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: Sequence[Mapping[str, str]] = ()
     aws_access: IrsaAccess | None = None
@@ -146,7 +157,13 @@ class Workload(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata=metadata,
             spec=deployment_spec,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[account, *args.depends_on]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.provider,
+                depends_on=[account, *args.depends_on],
+                # Otherwise every deploy would reset what the HPA scaled to.
+                ignore_changes=["spec.replicas"] if args.replicas_owner is ReplicasOwner.AUTOSCALER else None,
+            ),
         )
         if args.service_ports:
             service_spec: Any = {

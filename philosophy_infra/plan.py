@@ -2,9 +2,10 @@
 
 No Pulumi CLI, provider plugin, network or credentials are involved. A `RecordingMonitor` (a `MockMonitor`)
 captures every RegisterResource request exactly as the SDK sends it: type, name, parent, dependencies,
-protect, retainOnDelete, deleteBeforeReplace and the serialized inputs, in which secrets still carry Pulumi's
-secret signature and are masked here. `PlanMocks` stands in for the providers: placeholder ids, the computed
-outputs the program reads (ARNs, auto-names, endpoints), and data sources answered for the stack's region.
+protect, retainOnDelete, deleteBeforeReplace, ignoreChanges and the serialized inputs, in which secrets
+still carry Pulumi's secret signature and are masked here. `PlanMocks` stands in for the providers:
+placeholder ids, the computed outputs the program reads (ARNs, auto-names, endpoints), and data sources
+answered for the stack's region.
 
 The same `run_program` serves the `plan` CLI (whole `__main__.py`) and the tests (one component at a time),
 each run on a fresh event loop and a fresh runtime.
@@ -212,6 +213,7 @@ class RecordedResource:
     protect: bool
     retain_on_delete: bool
     delete_before_replace: bool
+    ignore_changes: list[str]
     provider: str | None
     inputs: dict[str, Any]
     id: str | None = None
@@ -228,6 +230,7 @@ class RecordedResource:
             "protect": self.protect,
             "retainOnDelete": self.retain_on_delete,
             "deleteBeforeReplace": self.delete_before_replace,
+            "ignoreChanges": self.ignore_changes,
             "provider": self.provider,
             "inputs": self.inputs,
         }
@@ -278,6 +281,7 @@ class RecordingMonitor(MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 delete_before_replace=bool(request.deleteBeforeReplace),
+                ignore_changes=sorted(request.ignoreChanges),
                 provider=provider or None,
                 inputs=inputs if isinstance(inputs, dict) else {},
                 id=(response.id or None) if request.custom else None,

@@ -182,7 +182,7 @@ def test_ebs_csi_driver_has_its_own_irsa_role(prod_plan: Plan) -> None:
 
 
 def test_default_storage_class_is_encrypted_gp3(prod_plan: Plan, staging_plan: Plan) -> None:
-    sc = prod_plan.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    sc = prod_plan.one("kubernetes:storage.k8s.io/v1:StorageClass", "addons-gp3")
     assert sc.inputs["provisioner"] == "ebs.csi.aws.com"
     assert sc.inputs["parameters"]["type"] == "gp3" and sc.inputs["parameters"]["encrypted"] == "true"
     assert sc.inputs["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
@@ -190,7 +190,9 @@ def test_default_storage_class_is_encrypted_gp3(prod_plan: Plan, staging_plan: P
     assert sc.provider == prod_plan.one("pulumi:providers:kubernetes").urn
     assert prod_plan.one("aws:eks/addon:Addon", "addons-ebs-csi").urn in sc.dependencies
     assert sc.inputs["reclaimPolicy"] == "Retain"
-    assert staging_plan.one("kubernetes:storage.k8s.io/v1:StorageClass").inputs["reclaimPolicy"] == "Delete"
+    assert (
+        staging_plan.one("kubernetes:storage.k8s.io/v1:StorageClass", "addons-gp3").inputs["reclaimPolicy"] == "Delete"
+    )
 
 
 def test_pinned_addon_versions_are_used() -> None:

@@ -113,7 +113,10 @@ def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan)
         "llm-credentials": {out["llmApiKeySecretArn"]},
     }
     store = obj(prod_plan, "SecretStore", "aws-secrets-manager")["spec"]["provider"]["aws"]
-    assert store == {"service": "SecretsManager", "region": "eu-west-1"}
+    assert (store["service"], store["region"]) == ("SecretsManager", "eu-west-1")
+    for o in objects(prod_plan):
+        if o["kind"] == "ExternalSecret":
+            assert o["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}, "deploy waits for sync"
     # No secret version is written by Pulumi: operators put the LLM key and JWT secret in Secrets Manager.
     versions = prod_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")
     assert [v.name for v in versions] == ["cache-auth-value"]
@@ -123,9 +126,7 @@ def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan)
 
 
 def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -> None:
-    policy = json.loads(
-        prod_plan.one("aws:iam/rolePolicy:RolePolicy", "services-external-secrets-inline").inputs["policy"]
-    )
+    policy = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "app-secrets-reader-inline").inputs["policy"])
     read = next(st for st in policy["Statement"] if st["Sid"] == "ReadTheServiceSecrets")
     out = prod_plan.outputs
     assert set(read["Resource"]) == {
@@ -136,8 +137,19 @@ def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -
     }
     decrypt = next(st for st in policy["Statement"] if st["Sid"] == "DecryptThroughSecretsManager")
     assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}}
+    # The store signs in as this namespace's reader account; the operator itself holds no AWS role, so a
+    # SecretStore in another namespace cannot borrow this access.
+    store = obj(prod_plan, "SecretStore", "aws-secrets-manager")["spec"]["provider"]["aws"]
+    assert store["auth"] == {"jwt": {"serviceAccountRef": {"name": "secrets-reader"}}}
+    reader = obj(prod_plan, "ServiceAccount", "secrets-reader")["metadata"]["annotations"]
+    assert reader["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
     release = prod_plan.one("kubernetes:helm.sh/v3:Release", "services-external-secrets").inputs
-    assert release["version"] and release["values"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert release["version"] and "annotations" not in release["values"]["serviceAccount"]
+    trust = json.loads(prod_plan.one("aws:iam/role:Role", "app-secrets-reader-role").inputs["assumeRolePolicy"])
+    assert (
+        "system:serviceaccount:philosophy-app:secrets-reader"
+        in trust["Statement"][0]["Condition"]["StringEquals"].values()
+    )
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -146,7 +158,8 @@ def test_api_deployment_follows_the_seed(stack: str, request: pytest.FixtureRequ
     deployment = obj(plan, "Deployment", "philosophy-api")
     assert deployment["spec"]["replicas"] == want["replicas"]
     template = deployment["spec"]["template"]
-    assert template["metadata"]["annotations"] == {
+    assert template["metadata"]["annotations"] | {"checksum/config": "-"} == {
+        "checksum/config": "-",
         "prometheus.io/scrape": "true",
         "prometheus.io/port": "9090",
         "prometheus.io/path": "/metrics",
@@ -169,10 +182,11 @@ def test_api_deployment_follows_the_seed(stack: str, request: pytest.FixtureRequ
     assert api["resources"] == {"requests": want["requests"], "limits": want["limits"]}
     uploads = next(v for v in spec["volumes"] if v["name"] == "uploads")
     claim = uploads["ephemeral"]["volumeClaimTemplate"]["spec"]
-    assert (
-        claim["storageClassName"] == "gp3"
-        and claim["resources"]["requests"]["storage"] == f"{want['uploadsVolumeGib']}Gi"
-    )
+    assert claim["storageClassName"] == "gp3-scratch"
+    assert claim["resources"]["requests"]["storage"] == f"{want['uploadsVolumeGib']}Gi"
+    scratch = obj(plan, "StorageClass", "gp3-scratch")
+    assert scratch["reclaimPolicy"] == "Delete", "a per-pod claim must not leave a volume behind per pod"
+    assert scratch["parameters"]["encrypted"] == "true" and scratch["parameters"]["type"] == "gp3"
     assert {"name": "uploads", "mountPath": "/app/uploads"} in api["volumeMounts"]
 
 
@@ -241,10 +255,10 @@ def test_services_and_service_accounts(prod_plan: Plan) -> None:
     ws = obj(prod_plan, "Service", "philosophy-websocket")["spec"]
     assert [p["port"] for p in ws["ports"]] == [3001] and ws["sessionAffinity"] == "ClientIP"
     accounts = {o["metadata"]["name"]: o for o in objects(prod_plan) if o["kind"] == "ServiceAccount"}
-    assert set(accounts) == {"philosophy-api", "philosophy-websocket", "claude-worker"}
+    assert set(accounts) == {"philosophy-api", "philosophy-websocket", "claude-worker", "secrets-reader"}
     assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
     irsa = {n for n, a in accounts.items() if "eks.amazonaws.com/role-arn" in (a["metadata"].get("annotations") or {})}
-    assert irsa == {"philosophy-api", "claude-worker"}, "the websocket needs no AWS access"
+    assert irsa == {"philosophy-api", "claude-worker", "secrets-reader"}, "the websocket needs no AWS access"
 
 
 def test_irsa_roles_are_scoped_to_what_each_workload_needs(prod_plan: Plan) -> None:
@@ -256,8 +270,8 @@ def test_irsa_roles_are_scoped_to_what_each_workload_needs(prod_plan: Plan) -> N
     }
     assert {"s3:GetObject", "s3:PutObject"} <= actions and not any(a.startswith("secretsmanager") for a in actions)
     worker = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "worker-aws-inline").inputs["policy"])
-    read = next(st for st in worker["Statement"] if st["Sid"] == "ReadItsSecret")
-    assert read["Resource"] == prod_plan.outputs["llmApiKeySecretArn"]
+    read = next(st for st in worker["Statement"] if st["Sid"] == "ReadTheServiceSecrets")
+    assert read["Resource"] == [prod_plan.outputs["llmApiKeySecretArn"]]
     trust = json.loads(prod_plan.one("aws:iam/role:Role", "worker-aws-role").inputs["assumeRolePolicy"])
     conditions = trust["Statement"][0]["Condition"]["StringEquals"]
     assert "system:serviceaccount:philosophy-app:claude-worker" in conditions.values()
@@ -267,6 +281,8 @@ def test_network_policies_deny_by_default_and_allow_only_the_service_flows(prod_
     policies = {o["metadata"]["name"]: o["spec"] for o in objects(prod_plan) if o["kind"] == "NetworkPolicy"}
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     assert {"philosophy-api", "philosophy-websocket", "claude-worker", "pgvector", "allow-dns"} <= set(policies)
+    mesh = policies["allow-mesh"]
+    assert mesh["egress"][0]["ports"] == [{"protocol": "TCP", "port": 15012}], "sidecars reach istiod"
     database_cidrs = stack_yaml("prod")["config"]["philosophy-infra:network"]["databaseSubnets"]
     for name, spec in policies.items():
         for rule in spec.get("egress", []):
@@ -298,6 +314,11 @@ def test_api_autoscales_as_the_seed_says(stack: str, request: pytest.FixtureRequ
         ("Percent", 100, 30),
         ("Pods", 5, 30),
     }
+
+
+def test_only_the_autoscaled_deployment_leaves_its_replicas_to_the_hpa(prod_plan: Plan) -> None:
+    ignored = {r.name: r.ignore_changes for r in prod_plan.of_type("kubernetes:apps/v1:Deployment")}
+    assert ignored == {"api-deployment": ["spec.replicas"], "websocket-deployment": [], "worker-deployment": []}
 
 
 def test_prod_api_scales_between_3_and_20() -> None:
@@ -357,3 +378,36 @@ def test_pgvector_job_creates_the_extension_idempotently(prod_plan: Plan, stagin
     raw["philosophy-infra:database"]["databaseName"] = "philosophy"
     other = next(o for o in objects(run_stack("staging", encode(raw))) if o["kind"] == "Job")
     assert other["metadata"]["name"] != job["metadata"]["name"]
+
+
+def test_every_secret_key_a_pod_reads_is_in_its_external_secret(prod_plan: Plan) -> None:
+    provided: dict[str, set[str]] = {}
+    for o in objects(prod_plan):
+        if o["kind"] == "ExternalSecret":
+            target = o["spec"]["target"]
+            keys = set((target.get("template") or {}).get("data") or {}) or {d["secretKey"] for d in o["spec"]["data"]}
+            provided[target["name"]] = keys
+    pods = [o["spec"]["template"]["spec"] for o in objects(prod_plan) if o["kind"] in ("Deployment", "Job")]
+    for spec in pods:
+        for c in [*spec.get("initContainers", []), *spec["containers"]]:
+            for source in c.get("envFrom", []):
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] in provided, c["name"]
+            for env in c.get("env", []):
+                ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+                if ref:
+                    assert ref["key"] in provided[ref["name"]], (c["name"], ref)
+
+
+def test_the_api_starts_after_the_extension_exists_and_restarts_on_config_changes(prod_plan: Plan) -> None:
+    job = prod_plan.one("kubernetes:batch/v1:Job")
+    assert job.urn in prod_plan.one("kubernetes:apps/v1:Deployment", "api-deployment").dependencies
+    checksums = {
+        name: obj(prod_plan, "Deployment", name)["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        for name in ("philosophy-api", "philosophy-websocket", "claude-worker")
+    }
+    assert len(set(checksums.values())) == 1
+    raw = raw_config("prod")
+    raw["philosophy-infra:workloads"]["logLevel"] = "debug"
+    changed = obj(run_stack("prod", encode(raw)), "Deployment", "philosophy-api")["spec"]["template"]["metadata"]
+    assert changed["annotations"]["checksum/config"] != checksums["philosophy-api"]
