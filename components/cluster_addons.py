@@ -70,18 +70,29 @@ class ClusterAddons(pulumi.ComponentResource):
         )
 
         self.storage_class_name = "gp3"
-        k8s.storage.v1.StorageClass(
+        encrypted_gp3_storage_class(
             f"{name}-gp3",
-            metadata={
-                "name": self.storage_class_name,
-                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-            },
-            provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
+            self.storage_class_name,
             # A deleted claim must not take the uploads with it in a protected environment.
             reclaim_policy="Retain" if args.data_protection is DataProtection.PROTECTED else "Delete",
+            default=True,
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ebs_csi]),
         )
         self.register_outputs({"storageClassName": self.storage_class_name})
+
+
+def encrypted_gp3_storage_class(
+    resource_name: str, class_name: str, *, reclaim_policy: str, default: bool, opts: pulumi.ResourceOptions
+) -> k8s.storage.v1.StorageClass:
+    """An EBS CSI StorageClass of encrypted gp3 volumes, bound where the pod lands (its zone), expandable."""
+    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
+    return k8s.storage.v1.StorageClass(
+        resource_name,
+        metadata={"name": class_name, "annotations": annotations},
+        provisioner="ebs.csi.aws.com",
+        parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+        volume_binding_mode="WaitForFirstConsumer",
+        allow_volume_expansion=True,
+        reclaim_policy=reclaim_policy,
+        opts=opts,
+    )

@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.cluster_addons import encrypted_gp3_storage_class
 from components.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy
 from components.workload import (
     IrsaAccess,
@@ -533,14 +534,11 @@ class PhilosophyApp(pulumi.ComponentResource):
     def _scratch_storage_class(self, name: str, args: PhilosophyAppArgs) -> k8s.storage.v1.StorageClass:
         """Encrypted gp3 for per-pod scratch claims, deleted with the pod: the default class retains volumes
         in protected stacks, which would leave one behind per pod on every rollout and scale-down."""
-        return k8s.storage.v1.StorageClass(
+        return encrypted_gp3_storage_class(
             f"{name}-{UPLOADS_STORAGE_CLASS}",
-            metadata={"name": UPLOADS_STORAGE_CLASS},
-            provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
+            UPLOADS_STORAGE_CLASS,
             reclaim_policy="Delete",
+            default=False,
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after)),
         )
 
