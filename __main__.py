@@ -44,6 +44,7 @@ network = Network(
         nat_gateways=config.network.nat_gateways,
         enable_vpn_gateway=config.network.enable_vpn_gateway,
         flow_log_retention_days=config.network.flow_log_retention_days,
+        data_protection=config.data_protection,
     ),
     opts=with_aws,
 )

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from philosophy_infra.config import DataProtection, EndpointAccess
 
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -56,11 +57,22 @@ class EksCluster(pulumi.ComponentResource):
             # Losing this key makes every Kubernetes secret in the cluster unreadable.
             opts=pulumi.ResourceOptions(parent=self, protect=protected),
         )
-        # EKS writes to this exact name; creating it first is how the retention gets set.
+        logs_key = EncryptionKey(
+            f"{name}-logs-encryption",
+            EncryptionKeyArgs(
+                description=f"{args.cluster_name}: control-plane logs",
+                alias=f"{args.cluster_name}-control-plane-logs",
+                log_group_prefix=f"/aws/eks/{args.cluster_name}/",
+                data_protection=args.data_protection,
+            ),
+            opts=child,
+        )
+        # EKS writes to this exact name; creating it first is how the retention (and the key) get set.
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
             name=f"/aws/eks/{args.cluster_name}/cluster",
             retention_in_days=args.control_plane_log_retention_days,
+            kms_key_id=logs_key.key_arn,
             opts=child,
         )
         public = args.endpoint_access is EndpointAccess.PRIVATE_AND_PUBLIC

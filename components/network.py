@@ -10,8 +10,9 @@ from ipaddress import IPv4Network
 import pulumi
 import pulumi_aws as aws
 
+from components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from philosophy_infra import cidr
-from philosophy_infra.config import NatGatewayStrategy
+from philosophy_infra.config import DataProtection, NatGatewayStrategy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +31,8 @@ class NetworkArgs:
     nat_gateways: NatGatewayStrategy = NatGatewayStrategy.ONE_PER_AZ
     enable_vpn_gateway: bool = False
     flow_log_retention_days: int = 365
+    data_protection: DataProtection = DataProtection.PROTECTED
+    """Guards the flow logs' encryption key."""
 
 
 class Network(pulumi.ComponentResource):
@@ -210,22 +213,44 @@ class Network(pulumi.ComponentResource):
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, tags: dict[str, str]) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs", retention_in_days=args.flow_log_retention_days, tags=tags, opts=child
+        log_group_name = f"/aws/vpc-flow-logs/{args.name_prefix}"
+        key = EncryptionKey(
+            f"{name}-flow-logs-encryption",
+            EncryptionKeyArgs(
+                description=f"{args.name_prefix}: VPC flow logs",
+                alias=f"{args.name_prefix}-flow-logs",
+                log_group_prefix=log_group_name,
+                data_protection=args.data_protection,
+            ),
+            opts=child,
         )
+        # Flow logs record who talked to whom: encrypted with a key whose use CloudTrail shows.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name=log_group_name,
+            retention_in_days=args.flow_log_retention_days,
+            kms_key_id=key.key_arn,
+            tags=tags,
+            opts=child,
+        )
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
+            assume_role_policy=account.apply(
+                lambda account_id: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                                # Only flow logs of this account may use the role (confused deputy).
+                                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                            }
+                        ],
+                    }
+                )
             ),
             tags=tags,
             opts=child,

@@ -54,6 +54,11 @@ def test_control_plane_log_group_is_created_first_with_retention(prod_plan: Plan
     assert group_.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
     assert group_.inputs["retentionInDays"] == 365
     assert group_.urn in cluster.dependencies
+    key = prod_plan.one("aws:kms/key:Key", "cluster-logs-encryption-key")
+    assert group_.inputs["kmsKeyId"].startswith("arn:aws:kms:") and key.urn in group_.dependencies
+    arns = [st["Condition"]["ArnLike"] for st in json.loads(key.inputs["policy"])["Statement"] if "Condition" in st]
+    logs = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/eks/philosophy-prod/*"
+    assert arns == [{"kms:EncryptionContext:aws:logs:arn": logs}]
 
 
 def test_public_endpoint_only_for_listed_cidrs() -> None:

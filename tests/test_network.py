@@ -155,6 +155,20 @@ def test_flow_logs_capture_all_traffic_into_a_retained_log_group(plan: Plan) -> 
     assert group.inputs["retentionInDays"] == 90
     trust = json.loads(role.inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_flow_logs_are_encrypted_with_a_key_only_their_log_group_may_use(plan: Plan) -> None:
+    group = plan.one("aws:cloudwatch/logGroup:LogGroup")
+    key = plan.one("aws:kms/key:Key", "net-flow-logs-encryption-key")
+    assert group.inputs["name"] == "/aws/vpc-flow-logs/philosophy-test"
+    assert group.inputs["kmsKeyId"].startswith("arn:aws:kms:eu-west-1:") and key.urn in group.dependencies
+    logs = next(st for st in json.loads(key.inputs["policy"])["Statement"] if st["Principal"].get("Service"))
+    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == (
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc-flow-logs/philosophy-test*"
+    )
+    assert key.inputs["enableKeyRotation"] is True
 
 
 def test_children_are_named_after_and_parented_under_the_component(plan: Plan) -> None:
