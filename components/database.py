@@ -6,7 +6,6 @@ it inside the database (`CREATE EXTENSION IF NOT EXISTS vector`) with the endpoi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import pulumi_random as random
 
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.ingress import security_group_for_nodes
+from components.irsa_role import service_trust_policy
 from philosophy_infra.config import DatabaseConfig, DatabaseInsights, DataProtection
 
 PORT = 5432
@@ -188,7 +188,7 @@ class Database(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-monitoring",
             description="RDS enhanced monitoring",
-            assume_role_policy=account.apply(_monitoring_trust),
+            assume_role_policy=account.apply(lambda a: service_trust_policy("monitoring.rds.amazonaws.com", a)),
             opts=pulumi.ResourceOptions(parent=self),
         )
         attachment = aws.iam.RolePolicyAttachment(
@@ -218,19 +218,3 @@ def _secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret] | No
     if not secrets or not secrets[0].secret_arn:
         raise ValueError("RDS reported no master user secret although manage_master_user_password is on")
     return secrets[0].secret_arn
-
-
-def _monitoring_trust(account: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-                }
-            ],
-        }
-    )

@@ -82,3 +82,20 @@ def read_secrets_policy(secret_arns: Sequence[str], key_arns: Sequence[str], reg
             ],
         }
     )
+
+
+def service_trust_policy(service: str, account: str) -> str:
+    """A role an AWS service assumes on this account's behalf only (no confused deputy from other accounts)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                }
+            ],
+        }
+    )

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
+from components.irsa_role import service_trust_policy
 from philosophy_infra import cidr
 from philosophy_infra.config import DataProtection, NatGatewayStrategy
 
@@ -236,22 +237,7 @@ class Network(pulumi.ComponentResource):
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=account.apply(
-                lambda account_id: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                                # Only flow logs of this account may use the role (confused deputy).
-                                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                            }
-                        ],
-                    }
-                )
-            ),
+            assume_role_policy=account.apply(lambda a: service_trust_policy("vpc-flow-logs.amazonaws.com", a)),
             tags=tags,
             opts=child,
         )
