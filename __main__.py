@@ -160,7 +160,6 @@ services = ClusterServices(
     opts=with_aws,
 )
 
-worker_nodes = config.node_groups[config.workloads.worker.node_group]
 app = PhilosophyApp(
     "app",
     PhilosophyAppArgs(
@@ -188,11 +187,8 @@ app = PhilosophyApp(
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
         vpc_cidr=str(config.network.cidr),
-        worker_node_labels=worker_nodes.labels,
-        worker_tolerations=[
-            {"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect.kubernetes}
-            for t in worker_nodes.taints
-        ],
+        worker_node_labels=config.worker_nodes.labels,
+        worker_tolerations=config.worker_nodes.pod_tolerations(),
         after=[addons, services.external_secrets, services.vpa, services.metrics_server],
     ),
     opts=with_aws,

@@ -41,7 +41,6 @@ class Cache(pulumi.ComponentResource):
     """The address clients connect to: the configuration endpoint in cluster mode, else the primary endpoint."""
     port: pulumi.Output[int]
     auth_secret_arn: pulumi.Output[str]
-    security_group_id: pulumi.Output[str]
     key_arn: pulumi.Output[str]
     """The KMS key of the data and of its secret (readers of the secret need decrypt on it)."""
 
@@ -166,6 +165,5 @@ class Cache(pulumi.ComponentResource):
         self.endpoint = group.configuration_endpoint_address if cluster_mode else group.primary_endpoint_address
         self.port = group.port.apply(lambda p: p or PORT)
         self.auth_secret_arn = secret.arn
-        self.security_group_id = security_group.id
         self.key_arn = key.key_arn
         self.register_outputs({"endpoint": self.endpoint, "port": self.port, "authSecretArn": self.auth_secret_arn})

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.eks_cluster import addon_version
+from components.eks_cluster import managed_addon
 from components.irsa_role import IrsaRole, IrsaRoleArgs
 from philosophy_infra.config import DataProtection
 
@@ -36,15 +36,19 @@ class ClusterAddons(pulumi.ComponentResource):
         super().__init__("philosophy:index:ClusterAddons", name, None, opts)
         after_nodes = pulumi.ResourceOptions(parent=self, depends_on=list(args.after))
 
-        aws.eks.Addon(
-            f"{name}-coredns",
-            cluster_name=args.cluster_name,
-            addon_name="coredns",
-            addon_version=addon_version("coredns", args.kubernetes_version, args.addon_versions, self),
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            opts=after_nodes,
-        )
+        def addon(suffix: str, addon_name: str, role_arn: pulumi.Input[str] | None = None) -> aws.eks.Addon:
+            return managed_addon(
+                f"{name}-{suffix}",
+                cluster_name=args.cluster_name,
+                addon=addon_name,
+                kubernetes_version=args.kubernetes_version,
+                pinned=args.addon_versions,
+                parent=self,
+                opts=after_nodes,
+                service_account_role_arn=role_arn,
+            )
+
+        addon("coredns", "coredns")
 
         namespace, service_account = EBS_CSI_SERVICE_ACCOUNT
         ebs_role = IrsaRole(
@@ -58,16 +62,7 @@ class ClusterAddons(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        ebs_csi = aws.eks.Addon(
-            f"{name}-ebs-csi",
-            cluster_name=args.cluster_name,
-            addon_name="aws-ebs-csi-driver",
-            addon_version=addon_version("aws-ebs-csi-driver", args.kubernetes_version, args.addon_versions, self),
-            service_account_role_arn=ebs_role.role_arn,
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            opts=after_nodes,
-        )
+        ebs_csi = addon("ebs-csi", "aws-ebs-csi-driver", ebs_role.role_arn)
 
         self.storage_class_name = "gp3"
         encrypted_gp3_storage_class(

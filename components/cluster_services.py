@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.eks_cluster import addon_version
+from components.eks_cluster import managed_addon
 
 # Pinned chart versions: a new chart is a reviewed change. ESO 2.x serves external-secrets.io/v1;
 # Fairwinds' vpa 5.0.0 ships VPA 1.7.1 (autoscaling.k8s.io/v1).
@@ -41,13 +41,13 @@ class ClusterServices(pulumi.ComponentResource):
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after))
 
         # The HPA's CPU and memory metrics; an EKS community add-on, so EKS keeps it compatible.
-        self.metrics_server = aws.eks.Addon(
+        self.metrics_server = managed_addon(
             f"{name}-metrics-server",
             cluster_name=args.cluster_name,
-            addon_name="metrics-server",
-            addon_version=addon_version("metrics-server", args.kubernetes_version, args.addon_versions, self),
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
+            addon="metrics-server",
+            kubernetes_version=args.kubernetes_version,
+            pinned=args.addon_versions,
+            parent=self,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
         )
 

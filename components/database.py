@@ -41,11 +41,9 @@ class Database(pulumi.ComponentResource):
     address: pulumi.Output[str]
     port: pulumi.Output[int]
     database_name: str
-    master_username: str
     master_secret_arn: pulumi.Output[str]
     resource_id: pulumi.Output[str]
     """The `db-...` id that IAM database authentication policies (`rds-db:connect`) name."""
-    security_group_id: pulumi.Output[str]
     key_arn: pulumi.Output[str]
     """The KMS key of the data and of its secret (readers of the secret need decrypt on it)."""
 
@@ -165,10 +163,8 @@ class Database(pulumi.ComponentResource):
         self.address = instance.address
         self.port = instance.port
         self.database_name = settings.database_name
-        self.master_username = settings.master_username
         self.master_secret_arn = instance.master_user_secrets.apply(_secret_arn)
         self.resource_id = instance.resource_id
-        self.security_group_id = security_group.id
         self.key_arn = key.key_arn
         self.register_outputs(
             {

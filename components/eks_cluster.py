@@ -154,3 +154,27 @@ def addon_version(
         most_recent=True,
         opts=pulumi.InvokeOutputOptions(parent=parent),
     ).version
+
+
+def managed_addon(
+    resource_name: str,
+    *,
+    cluster_name: pulumi.Input[str],
+    addon: str,
+    kubernetes_version: str,
+    pinned: Mapping[str, str],
+    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
+    service_account_role_arn: pulumi.Input[str] | None = None,
+) -> aws.eks.Addon:
+    """An EKS managed add-on at its pinned (or latest compatible) version; EKS's settings win on conflict."""
+    return aws.eks.Addon(
+        resource_name,
+        cluster_name=cluster_name,
+        addon_name=addon,
+        addon_version=addon_version(addon, kubernetes_version, pinned, parent),
+        service_account_role_arn=service_account_role_arn,
+        resolve_conflicts_on_create="OVERWRITE",
+        resolve_conflicts_on_update="OVERWRITE",
+        opts=opts,
+    )

@@ -23,7 +23,6 @@ class EncryptionKeyArgs:
 
 class EncryptionKey(pulumi.ComponentResource):
     key_arn: pulumi.Output[str]
-    key_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:EncryptionKey", name, None, opts)
@@ -54,7 +53,6 @@ class EncryptionKey(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=key),
         )
         self.key_arn = key.arn
-        self.key_id = key.key_id
         self.register_outputs({"keyArn": self.key_arn})
 
 

@@ -17,7 +17,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.cache import PORT as CACHE_PORT
 from components.cluster_addons import encrypted_gp3_storage_class
+from components.database import PORT as DATABASE_PORT
 from components.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy
 from components.workload import (
     IrsaAccess,
@@ -31,7 +33,7 @@ from philosophy_infra.config import CustomMetrics, WorkloadsConfig
 
 NAMESPACE = "philosophy-app"
 API, WEBSOCKET, WORKER = "philosophy-api", "philosophy-websocket", "claude-worker"
-API_PORT, METRICS_PORT, WEBSOCKET_PORT, DATABASE_PORT_DEFAULT = 3000, 9090, 3001, 5432
+API_PORT, METRICS_PORT, WEBSOCKET_PORT = 3000, 9090, 3001
 # Helper images, pinned like the service's own.
 BUSYBOX_IMAGE = "public.ecr.aws/docker/library/busybox:1.37.0"
 POSTGRES_CLIENT_IMAGE = "public.ecr.aws/docker/library/postgres:17.6-alpine"
@@ -455,8 +457,8 @@ class PhilosophyApp(pulumi.ComponentResource):
 
     def _network_policies(self, name: str, args: PhilosophyAppArgs, opts: pulumi.ResourceOptions) -> None:
         data_stores = [{"ipBlock": {"cidr": c}} for c in args.data.network_cidrs]
-        database = {"to": data_stores, "ports": [{"protocol": "TCP", "port": DATABASE_PORT_DEFAULT}]}
-        cache = {"to": data_stores, "ports": [{"protocol": "TCP", "port": 6379}]}
+        database = {"to": data_stores, "ports": [{"protocol": "TCP", "port": DATABASE_PORT}]}
+        cache = {"to": data_stores, "ports": [{"protocol": "TCP", "port": CACHE_PORT}]}
         # AWS APIs (STS for IRSA, S3, Secrets Manager) and the LLM API are HTTPS on the internet or via NAT.
         https = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}
         from_vpc = [{"ipBlock": {"cidr": args.vpc_cidr}}]

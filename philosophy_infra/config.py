@@ -315,6 +315,8 @@ class Taint(_Model):
 
 
 class NodeGroupConfig(_Model):
+    """One managed node group; its labels and taints are also what workloads select and tolerate."""
+
     instance_types: list[str] = Field(min_length=1)
     min_size: int = Field(ge=0, le=1000)
     desired_size: int = Field(ge=0, le=1000)
@@ -323,6 +325,12 @@ class NodeGroupConfig(_Model):
     disk_size_gib: int = Field(default=50, ge=20, le=16384)
     labels: dict[str, str] = {}
     taints: list[Taint] = Field(default=[], max_length=50)
+
+    def pod_tolerations(self) -> list[dict[str, str]]:
+        """The pod tolerations for this group's taints, in the Kubernetes spelling (NoSchedule)."""
+        return [
+            {"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect.kubernetes} for t in self.taints
+        ]
 
     def issues(self, key: str) -> Iterator[ConfigIssue]:
         if not self.min_size <= self.desired_size <= self.max_size:
@@ -787,6 +795,11 @@ class StackConfig(_Model):
         yield from self.database.issues(self.protected)
         yield from self.cache.issues(self.protected)
         yield from self.workloads.issues(self.node_groups)
+
+    @property
+    def worker_nodes(self) -> NodeGroupConfig:
+        """The node group the workers run on (validated to exist)."""
+        return self.node_groups[self.workloads.worker.node_group]
 
     @property
     def protected(self) -> bool:

@@ -67,3 +67,9 @@ def prod_plan() -> Plan:
 @pytest.fixture(scope="session")
 def staging_plan() -> Plan:
     return run_stack("staging")
+
+
+def stack_plan(request: pytest.FixtureRequest, stack: str) -> Plan:
+    """The session plan of `stack` (prod or staging), for tests parametrized over both."""
+    plan: Plan = request.getfixturevalue(f"{stack}_plan")
+    return plan

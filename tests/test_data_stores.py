@@ -17,7 +17,7 @@ from components.cache import Cache, CacheArgs
 from components.database import Database, DatabaseArgs
 from philosophy_infra.config import CacheConfig, DatabaseConfig, DataProtection
 from philosophy_infra.plan import SECRET, Plan, RecordedResource
-from tests.conftest import ROOT, encode, raw_config, run, run_stack, stack_yaml
+from tests.conftest import ROOT, encode, raw_config, run, run_stack, stack_plan, stack_yaml
 
 STACKS = ["prod", "staging"]
 INSTANCE = "aws:rds/instance:Instance"
@@ -33,11 +33,6 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 def section(stack: str, name: str) -> dict[str, Any]:
     config: dict[str, Any] = stack_yaml(stack)["config"][f"philosophy-infra:{name}"]
     return config
-
-
-def plan_of(stack: str, request: pytest.FixtureRequest) -> Plan:
-    plan: Plan = request.getfixturevalue(f"{stack}_plan")
-    return plan
 
 
 def data_key(plan: Plan, component: str) -> RecordedResource:
@@ -62,7 +57,7 @@ def only_ingress(plan: Plan, group: RecordedResource) -> RecordedResource:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_database_engine_size_and_availability_come_from_config(stack: str, request: pytest.FixtureRequest) -> None:
-    plan, want = plan_of(stack, request), section(stack, "database")
+    plan, want = stack_plan(request, stack), section(stack, "database")
     db = plan.one(INSTANCE).inputs
     assert db["engine"] == "postgres" and db["engineVersion"] == want["engineVersion"]
     assert int(db["engineVersion"]) >= 17
@@ -85,7 +80,7 @@ def test_prod_database_is_the_seeds_size() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_database_has_no_password_anywhere_and_is_private(stack: str, request: pytest.FixtureRequest) -> None:
-    plan = plan_of(stack, request)
+    plan = stack_plan(request, stack)
     db = plan.one(INSTANCE)
     assert db.inputs["manageMasterUserPassword"] is True
     assert not {"password", "passwordWo", "passwordWoVersion"} & set(db.inputs)
@@ -102,7 +97,7 @@ def test_database_has_no_password_anywhere_and_is_private(stack: str, request: p
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_database_admits_5432_from_the_node_security_group_only(stack: str, request: pytest.FixtureRequest) -> None:
-    plan = plan_of(stack, request)
+    plan = stack_plan(request, stack)
     group = plan.one(SG, "database-sg")
     assert plan.one(INSTANCE).inputs["vpcSecurityGroupIds"] == [group.id]
     assert group.inputs["vpcId"] == plan.outputs["vpcId"]
@@ -122,7 +117,7 @@ def test_the_rule_names_exactly_the_node_security_group_it_is_given() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_database_backups_and_final_snapshot(stack: str, request: pytest.FixtureRequest) -> None:
-    plan, want = plan_of(stack, request), section(stack, "database")
+    plan, want = stack_plan(request, stack), section(stack, "database")
     db = plan.one(INSTANCE)
     assert db.inputs["backupRetentionPeriod"] == want["backupRetentionDays"]
     assert db.inputs["backupWindow"] == want["backupWindow"] == "03:00-06:00"
@@ -144,7 +139,7 @@ def test_prod_keeps_backups_30_days() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_database_logs_insights_and_enhanced_monitoring(stack: str, request: pytest.FixtureRequest) -> None:
-    plan, want = plan_of(stack, request), section(stack, "database")
+    plan, want = stack_plan(request, stack), section(stack, "database")
     db = plan.one(INSTANCE)
     assert db.inputs["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
     for kind in ("postgresql", "upgrade"):
@@ -174,7 +169,7 @@ def test_advanced_insights_keep_15_months() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_parameter_group_matches_the_version_and_fixes_the_seed(stack: str, request: pytest.FixtureRequest) -> None:
-    plan, want = plan_of(stack, request), section(stack, "database")
+    plan, want = stack_plan(request, stack), section(stack, "database")
     group = plan.one(RDS_PARAMS)
     assert group.inputs["family"] == f"postgres{want['engineVersion']}"
     assert group.urn in plan.one(INSTANCE).dependencies
@@ -201,7 +196,7 @@ def test_a_newer_major_version_gets_its_own_parameter_family() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_cache_engine_shape_and_availability_come_from_config(stack: str, request: pytest.FixtureRequest) -> None:
-    plan, want = plan_of(stack, request), section(stack, "cache")
+    plan, want = stack_plan(request, stack), section(stack, "cache")
     group = plan.one(GROUP).inputs
     assert group["engine"] == want["engine"] == "valkey" and group["engineVersion"] == want["engineVersion"]
     assert group["nodeType"] == want["nodeType"]
@@ -224,7 +219,7 @@ def test_prod_cache_is_three_shards_of_two_replicas() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_cache_is_encrypted_and_authenticated_without_plain_text(stack: str, request: pytest.FixtureRequest) -> None:
-    plan = plan_of(stack, request)
+    plan = stack_plan(request, stack)
     group = plan.one(GROUP)
     key = group.inputs["kmsKeyId"]
     assert group.inputs["atRestEncryptionEnabled"] is True and key.startswith("arn:aws:kms:eu-west-1:")
@@ -243,7 +238,7 @@ def test_cache_is_encrypted_and_authenticated_without_plain_text(stack: str, req
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_cache_snapshots_logs_network_and_protection(stack: str, request: pytest.FixtureRequest) -> None:
-    plan, want = plan_of(stack, request), section(stack, "cache")
+    plan, want = stack_plan(request, stack), section(stack, "cache")
     group = plan.one(GROUP)
     assert group.inputs["snapshotRetentionLimit"] == want["snapshotRetentionDays"]
     assert group.inputs["snapshotWindow"] == want["snapshotWindow"] == "03:00-05:00"
@@ -313,7 +308,7 @@ def test_replication_group_id_elasticache_would_refuse_is_refused_first(group_id
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_exports_give_workloads_what_they_need(stack: str, request: pytest.FixtureRequest) -> None:
-    out = plan_of(stack, request).outputs
+    out = stack_plan(request, stack).outputs
     assert out["databaseEndpoint"].endswith(".rds.amazonaws.com") and out["databasePort"] == 5432
     assert out["databaseName"] == section(stack, "database")["databaseName"]
     assert out["databaseMasterSecretArn"].startswith("arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!")
@@ -335,7 +330,7 @@ def test_staging_is_smaller_and_unprotected_but_still_snapshots(prod_plan: Plan,
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_keys_of_the_data_stores_outlive_them(stack: str, request: pytest.FixtureRequest) -> None:
-    plan = plan_of(stack, request)
+    plan = stack_plan(request, stack)
     for component, prefix in (("database", "/aws/rds/instance/"), ("cache", "/aws/elasticache/")):
         key = data_key(plan, component)
         assert key.protect is (stack == "prod")

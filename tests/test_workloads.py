@@ -17,7 +17,7 @@ import yaml
 
 from philosophy_infra.manifests import kubernetes_objects
 from philosophy_infra.plan import Plan
-from tests.conftest import ROOT, encode, raw_config, run_stack, stack_yaml
+from tests.conftest import ROOT, encode, raw_config, run_stack, stack_plan, stack_yaml
 
 STACKS = ["prod", "staging"]
 CUSTOM_RESOURCE_GROUPS = ("external-secrets.io", "autoscaling.k8s.io")
@@ -44,14 +44,9 @@ def pod(plan: Plan, deployment: str) -> dict[str, Any]:
     return spec
 
 
-def plan_of(stack: str, request: pytest.FixtureRequest) -> Plan:
-    plan: Plan = request.getfixturevalue(f"{stack}_plan")
-    return plan
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_object_is_valid_for_the_clusters_kubernetes_version(stack: str, request: pytest.FixtureRequest) -> None:
-    plan = plan_of(stack, request)
+    plan = stack_plan(request, stack)
     version = stack_yaml(stack)["config"]["philosophy-infra:cluster"]["kubernetesVersion"]
     checked = 0
     for o in objects(plan):
@@ -85,14 +80,14 @@ def test_the_cli_writes_the_manifests_as_yaml(tmp_path: Path) -> None:
 def test_namespace_injects_istio_and_enforces_the_restricted_standard(
     stack: str, request: pytest.FixtureRequest
 ) -> None:
-    labels = obj(plan_of(stack, request), "Namespace", NS)["metadata"]["labels"]
+    labels = obj(stack_plan(request, stack), "Namespace", NS)["metadata"]["labels"]
     assert labels["istio-injection"] == "enabled"
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_app_config_carries_the_seeds_settings(stack: str, request: pytest.FixtureRequest) -> None:
-    data = obj(plan_of(stack, request), "ConfigMap", "app-config")["data"]
+    data = obj(stack_plan(request, stack), "ConfigMap", "app-config")["data"]
     assert data["NODE_ENV"] == "production" and data["API_PORT"] == "3000"
     assert data["ENABLE_METRICS"] == "true" and data["ENABLE_TRACING"] == "true"
     assert data["LOG_LEVEL"] == workloads(stack)["logLevel"]
@@ -154,7 +149,7 @@ def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_api_deployment_follows_the_seed(stack: str, request: pytest.FixtureRequest) -> None:
-    plan, want = plan_of(stack, request), workloads(stack)["api"]
+    plan, want = stack_plan(request, stack), workloads(stack)["api"]
     deployment = obj(plan, "Deployment", "philosophy-api")
     assert deployment["spec"]["replicas"] == want["replicas"]
     template = deployment["spec"]["template"]
@@ -192,7 +187,7 @@ def test_api_deployment_follows_the_seed(stack: str, request: pytest.FixtureRequ
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_websocket_and_worker_follow_the_seed(stack: str, request: pytest.FixtureRequest) -> None:
-    plan, want = plan_of(stack, request), workloads(stack)
+    plan, want = stack_plan(request, stack), workloads(stack)
     ws = obj(plan, "Deployment", "philosophy-websocket")
     assert ws["spec"]["replicas"] == want["websocket"]["replicas"]
     container = ws["spec"]["template"]["spec"]["containers"][0]
@@ -225,7 +220,7 @@ def test_prod_runs_the_seeds_replicas_and_sizes() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_container_is_hardened_pinned_and_sized(stack: str, request: pytest.FixtureRequest) -> None:
-    plan = plan_of(stack, request)
+    plan = stack_plan(request, stack)
     pods = [o["spec"]["template"]["spec"] for o in objects(plan) if o["kind"] in ("Deployment", "Job")]
     assert len(pods) == 4
     for spec in pods:
@@ -296,7 +291,7 @@ def test_network_policies_deny_by_default_and_allow_only_the_service_flows(prod_
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_api_autoscales_as_the_seed_says(stack: str, request: pytest.FixtureRequest) -> None:
-    plan, want = plan_of(stack, request), workloads(stack)["api"]
+    plan, want = stack_plan(request, stack), workloads(stack)["api"]
     hpa = obj(plan, "HorizontalPodAutoscaler", "philosophy-api-hpa")
     assert hpa["apiVersion"] == "autoscaling/v2"
     spec = hpa["spec"]
