@@ -1,4 +1,9 @@
-"""philosophy-infra: the AWS platform of the philosophy service, composed from the components in components/.
+"""philosophy-infra, the AWS layer: everything of the philosophy platform that talks only to AWS APIs.
+
+Network, assets bucket, EKS cluster with its node groups and add-ons, data stores, the service's secrets and
+IRSA roles, and the deploy runner that runs the Kubernetes layer (kubernetes/) inside the VPC. It creates no
+Kubernetes object and no Kubernetes provider, so it runs anywhere with AWS credentials. Its outputs are
+what the Kubernetes layer reads through a StackReference.
 
 Config is loaded and validated once, here, before any resource is registered; components get plain values.
 """
@@ -6,20 +11,22 @@ Config is loaded and validated once, here, before any resource is registered; co
 import pulumi
 import pulumi_aws as aws
 
-from components.app_secrets import AppSecrets, AppSecretsArgs
-from components.assets_bucket import AssetsBucket, AssetsBucketArgs
-from components.cache import Cache, CacheArgs
-from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
-from components.cluster_services import ClusterServices, ClusterServicesArgs
-from components.database import Database, DatabaseArgs
-from components.eks_cluster import EksCluster, EksClusterArgs
-from components.network import Network, NetworkArgs
-from components.node_group import NodeGroup, NodeGroupArgs
-from components.philosophy_app import DataEndpoints, PhilosophyApp, PhilosophyAppArgs
-from philosophy_infra.config import ClusterMode, load_stack_config
+from components.aws.cluster.eks_addons import EksAddons, EksAddonsArgs
+from components.aws.cluster.eks_cluster import EksCluster, EksClusterArgs
+from components.aws.cluster.node_group import NodeGroup, NodeGroupArgs
+from components.aws.data.assets_bucket import AssetsBucket, AssetsBucketArgs
+from components.aws.data.cache import Cache, CacheArgs
+from components.aws.data.database import Database, DatabaseArgs
+from components.aws.delivery.deploy_runner import DeployRunner, DeployRunnerArgs
+from components.aws.network.network import Network, NetworkArgs
+from components.aws.security.app_secrets import AppSecrets, AppSecretsArgs
+from components.aws.security.workload_roles import WorkloadRoles, WorkloadRolesArgs
+from philosophy_infra.config.aws import load_aws_config
+from philosophy_infra.config.cache import ClusterMode
+from philosophy_infra.layers import KUBERNETES_PROJECT
 from philosophy_infra.naming import Naming, common_tags
 
-config = load_stack_config()
+config = load_aws_config()
 names = Naming(config.environment)
 
 # One explicit provider carries the region and the common tags; every component inherits it.
@@ -73,6 +80,8 @@ cluster = EksCluster(
         admin_role_arn=config.cluster.admin_role_arn,
         endpoint_access=config.cluster.endpoint_access,
         public_access_cidrs=[str(c) for c in config.cluster.public_access_cidrs],
+        api_access_security_group_ids=config.cluster.api_access.security_group_ids,
+        api_access_cidrs=[str(c) for c in config.cluster.api_access.cidrs],
         control_plane_log_retention_days=config.cluster.control_plane_log_retention_days,
         addon_versions=config.cluster.addon_versions,
         data_protection=config.data_protection,
@@ -102,16 +111,31 @@ node_groups = {
     for key, group in config.node_groups.items()
 }
 
-addons = ClusterAddons(
+addons = EksAddons(
     "addons",
-    ClusterAddonsArgs(
+    EksAddonsArgs(
         cluster_name=cluster.cluster_name,
         kubernetes_version=config.cluster.kubernetes_version,
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
-        provider=cluster.provider,
         after=[cluster.cluster, *(g.node_group for g in node_groups.values())],
         addon_versions=config.cluster.addon_versions,
+    ),
+    opts=with_aws,
+)
+
+runner = DeployRunner(
+    "deploy-runner",
+    DeployRunnerArgs(
+        project_name=names("deploy-runner"),
+        settings=config.deploy_runner,
+        vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids,
+        cluster_name=cluster.cluster_name,
+        cluster_security_group_id=cluster.cluster_security_group_id,
+        stack=pulumi.get_stack(),
+        aws_project=pulumi.get_project(),
+        kubernetes_project=KUBERNETES_PROJECT,
         data_protection=config.data_protection,
     ),
     opts=with_aws,
@@ -148,48 +172,23 @@ app_secrets = AppSecrets(
     "app-secrets", AppSecretsArgs(name_prefix=names.prefix, data_protection=config.data_protection), opts=with_aws
 )
 
-services = ClusterServices(
-    "services",
-    ClusterServicesArgs(
-        cluster_name=cluster.cluster_name,
-        kubernetes_version=config.cluster.kubernetes_version,
-        provider=cluster.provider,
-        after=[addons],
-        addon_versions=config.cluster.addon_versions,
-    ),
-    opts=with_aws,
-)
-
-app = PhilosophyApp(
-    "app",
-    PhilosophyAppArgs(
-        settings=config.workloads,
-        kubernetes_version=config.cluster.kubernetes_version,
-        region=config.region,
-        provider=cluster.provider,
-        data=DataEndpoints(
-            database_host=database.address,
-            database_port=database.port,
-            database_name=database.database_name,
-            database_secret_arn=database.master_secret_arn,
-            cache_host=cache.endpoint,
-            cache_port=cache.port,
-            cache_secret_arn=cache.auth_secret_arn,
-            secret_key_arns=[database.key_arn, cache.key_arn],
-            network_cidrs=[str(s) for s in subnets["database"]],
-        ),
-        llm_secret_arn=app_secrets.arns["llm-api-key"],
-        jwt_secret_arn=app_secrets.arns["jwt-secret"],
-        app_secrets_key_arn=app_secrets.key_arn,
-        assets_bucket_arn=assets.bucket_arn,
-        assets_bucket_name=assets.bucket_name,
-        assets_key_arn=assets.kms_key_arn,
+roles = WorkloadRoles(
+    "workload-roles",
+    WorkloadRolesArgs(
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
-        vpc_cidr=str(config.network.cidr),
-        worker_node_labels=config.worker_nodes.labels,
-        worker_tolerations=config.worker_nodes.pod_tolerations(),
-        after=[addons, services.external_secrets, services.vpa, services.metrics_server],
+        region=config.region,
+        service_secret_arns=[
+            database.master_secret_arn,
+            cache.auth_secret_arn,
+            app_secrets.arns["jwt-secret"],
+            app_secrets.arns["llm-api-key"],
+        ],
+        service_secret_key_arns=[database.key_arn, cache.key_arn, app_secrets.key_arn],
+        llm_secret_arn=app_secrets.arns["llm-api-key"],
+        app_secrets_key_arn=app_secrets.key_arn,
+        assets_bucket_arn=assets.bucket_arn,
+        assets_key_arn=assets.kms_key_arn,
     ),
     opts=with_aws,
 )
@@ -199,11 +198,14 @@ pulumi.export("vpcCidr", network.vpc_cidr)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("databaseSubnetIds", network.database_subnet_ids)
+pulumi.export("databaseSubnetCidrs", [str(s) for s in subnets["database"]])
 pulumi.export("dbSubnetGroupName", network.db_subnet_group_name)
 pulumi.export("cacheSubnetGroupName", network.cache_subnet_group_name)
 pulumi.export("assetsBucketName", assets.bucket_name)
 pulumi.export("assetsBucketArn", assets.bucket_arn)
 pulumi.export("clusterName", cluster.cluster_name)
+pulumi.export("clusterSecurityGroupId", cluster.cluster_security_group_id)
+pulumi.export("kubernetesVersion", config.cluster.kubernetes_version)
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
 pulumi.export("oidcIssuer", cluster.oidc_issuer)
@@ -215,8 +217,24 @@ pulumi.export("databaseResourceId", database.resource_id)
 # Named as ElastiCache names them: clients of a sharded cache must start from the configuration endpoint.
 cache_mode_endpoint = "Configuration" if config.cache.cluster_mode is ClusterMode.ENABLED else "Primary"
 pulumi.export(f"cache{cache_mode_endpoint}Endpoint", cache.endpoint)
+pulumi.export("cacheEndpoint", cache.endpoint)
 pulumi.export("cachePort", cache.port)
 pulumi.export("cacheAuthSecretArn", cache.auth_secret_arn)
 pulumi.export("llmApiKeySecretArn", app_secrets.arns["llm-api-key"])
 pulumi.export("jwtSecretArn", app_secrets.arns["jwt-secret"])
-pulumi.export("appNamespace", "philosophy-app")
+pulumi.export("serviceAccountRoleArns", roles.role_arns)
+# What the Kubernetes layer needs to place pods on a node group: the labels that select it, and tolerations
+# for its taints (in the Kubernetes spelling).
+pulumi.export(
+    "nodeGroups",
+    {
+        key: {"nodeSelector": group.labels, "tolerations": group.pod_tolerations()}
+        for key, group in config.node_groups.items()
+    },
+)
+pulumi.export("region", config.region)
+pulumi.export("dataProtection", config.data_protection.value)
+pulumi.export("deployRunnerProject", runner.project_name)
+pulumi.export("deployRunnerRoleArn", runner.role_arn)
+pulumi.export("deployRunnerSecurityGroupId", runner.security_group_id)
+pulumi.export("deployRunnerRunsOn", runner.runs_on)

@@ -1,4 +1,4 @@
-"""`philosophy-infra plan --stack NAME`: the program's plan without the Pulumi CLI, cloud or credentials."""
+"""`philosophy-infra plan --stack NAME`: the plan of a stack's layers without the Pulumi CLI, cloud or credentials."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 import importlib
 import json
 import re
-import runpy
 import sys
 import time
 from pathlib import Path
@@ -17,10 +16,18 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="philosophy-infra", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    plan = sub.add_parser("plan", help="run __main__.py for a stack under Pulumi's mock runtime")
-    plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    plan = sub.add_parser("plan", help="run each layer's __main__.py for a stack under Pulumi's mock runtime")
+    plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml of each layer")
+    plan.add_argument(
+        "--layer",
+        choices=["all", "aws", "kubernetes"],
+        default="all",
+        help="plan one layer (the Kubernetes layer still reads the AWS layer's planned outputs); default: all",
+    )
     plan.add_argument("--json", metavar="PATH", help="write the plan as JSON (schema v1); '-' for stdout")
-    plan.add_argument("--project-dir", type=Path, help="directory of Pulumi.yaml (default: found from cwd)")
+    plan.add_argument(
+        "--project-dir", type=Path, help="the checkout: directory of the AWS layer's Pulumi.yaml (default: from cwd)"
+    )
     plan.add_argument("--manifests", metavar="DIR", type=Path, help="also write every Kubernetes object as YAML")
     plan.add_argument("--quiet", action="store_true", help="no human report")
     args = parser.parse_args(argv)
@@ -30,33 +37,33 @@ def main(argv: list[str] | None = None) -> int:
 def _plan(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     # Imported here so `--help` stays instant; these pull in the Pulumi SDKs.
-    from philosophy_infra.config import StackConfigError
+    from philosophy_infra.config.base import StackConfigError
+    from philosophy_infra.layers import DEPLOY_ORDER, LAYERS, LayerName
     from philosophy_infra.manifests import write_manifests
-    from philosophy_infra.plan import run_program
-    from philosophy_infra.project import UnknownStackError, find_project_dir, read_stack_file
+    from philosophy_infra.project import StackFileError, UnknownStackError, find_project_dir
     from philosophy_infra.report import render
+    from philosophy_infra.stack_plan import plan_stack
 
-    project_dir = (args.project_dir or find_project_dir()).resolve()
+    root = (args.project_dir or find_project_dir()).resolve()
+    layers = list(DEPLOY_ORDER) if args.layer == "all" else [LayerName(args.layer)]
     try:
-        stack = read_stack_file(project_dir, args.stack)
-        main_py = project_dir / "__main__.py"
-        sys.path.insert(0, str(project_dir))
-        _preload_program_imports(main_py)
+        for layer in DEPLOY_ORDER:
+            _preload_program_imports(LAYERS[layer].directory(root) / "__main__.py")
         imported = time.perf_counter() - started
-        plan = run_program(
-            lambda: runpy.run_path(str(main_py), run_name="__main__"),
-            project=stack.project,
-            stack=stack.stack,
-            config=stack.config,
-            secret_keys=stack.secret_keys,
-        )
-    except (StackConfigError, UnknownStackError) as exc:
+        plan = plan_stack(args.stack, layers, root)
+    except (StackConfigError, UnknownStackError, StackFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - the CLI's job is a clear message and exit code 1
+        config_error = _config_error_in(exc)
+        if config_error is not None:
+            print(f"error: {config_error}", file=sys.stderr)
+            return EXIT_CONFIG
         print(f"error: the program failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.manifests:
         written = write_manifests(plan, args.manifests)
         if not args.quiet:
@@ -73,6 +80,21 @@ def _plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _config_error_in(exc: BaseException) -> BaseException | None:
+    """A config error raised inside an output's apply (a value only the AWS layer's outputs can check)
+    reaches the CLI wrapped by the SDK; find it in the chain."""
+    from philosophy_infra.config.base import StackConfigError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StackConfigError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 # The SDKs load their submodules lazily, on first use of a class; touching those classes up front keeps SDK
 # import time out of the program's own timing.
 _SDK_ALIASES = {"aws": "pulumi_aws", "eks": "pulumi_eks", "k8s": "pulumi_kubernetes", "random": "pulumi_random"}
@@ -81,7 +103,8 @@ _SDK_USE = re.compile(r"\b(aws|eks|k8s|random)\.((?:[a-z0-9_]+\.)*)([A-Z]\w*)\b"
 
 def _preload_program_imports(main_py: Path) -> None:
     """Import what __main__.py and the components use before the clock of the program itself starts."""
-    sources = [main_py, *sorted((main_py.parent / "components").glob("*.py"))]
+    components = Path(__file__).resolve().parent.parent / "components"
+    sources = [main_py, *sorted(components.rglob("*.py"))] if main_py.is_file() else []
     for source in sources:
         text = source.read_text()
         for line in text.splitlines():

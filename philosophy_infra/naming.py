@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from philosophy_infra.config import StackConfig
+from philosophy_infra.config.aws import AwsStackConfig
 
 SERVICE = "philosophy"
 
@@ -27,7 +27,7 @@ class Naming:
         return f"{self.prefix}-{suffix}"
 
 
-def common_tags(project: str, config: StackConfig) -> dict[str, str]:
+def common_tags(project: str, config: AwsStackConfig) -> dict[str, str]:
     """The tags every taggable AWS resource carries, applied once through the provider's default tags."""
     tags = {
         "Project": project,

@@ -40,6 +40,7 @@ _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _SIG_SECRET = "1b47061264138c4ac30d75fd1eb44270"
 _SIG_RESOURCE = "5cf8f73096256a8f31e491e813e4eb8e"
 _UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
 def partition_of(region: str) -> str:
@@ -57,9 +58,10 @@ def _short_hash(text: str) -> str:
 class PlanMocks(Mocks):
     """Provider stand-ins: deterministic ids and the computed outputs our program reads."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, stack_references: StackReferenceAnswers | None = None) -> None:
         self.region = region
         self.partition = partition_of(region)
+        self.stack_references = stack_references
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         region, partition = self.region, self.partition
@@ -101,6 +103,8 @@ class PlanMocks(Mocks):
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
+        if args.typ == STACK_REFERENCE:
+            return self._stack_reference(str(state.get("name") or args.name))
         if not args.custom:
             return "", _component_outputs(args.typ, args.name, state, self.region)
         physical = f"{args.name}-{_short_hash(args.name)}"
@@ -120,6 +124,33 @@ class PlanMocks(Mocks):
         elif args.typ == "random:index/randomId:RandomId":
             state["hex"] = hashlib.sha256(args.name.encode()).hexdigest()[: 2 * int(state.get("byteLength", 4))]
         return resource_id, state
+
+    def _stack_reference(self, name: str) -> tuple[str, dict[str, Any]]:
+        answers = self.stack_references
+        if answers is None or not answers.answers(name):
+            known = f"only {answers.describe()}" if answers else "no stack"
+            raise LookupError(f"the offline plan cannot read stack {name!r}: it answers {known}")
+        return name, {"name": name, "outputs": answers.outputs, "secretOutputNames": answers.secret_names}
+
+
+@dataclass(frozen=True)
+class StackReferenceAnswers:
+    """What a StackReference to another layer's stack reads offline: that layer's planned outputs.
+
+    Secret outputs stay masked (`[secret]`) and are named secret, so they stay secret in the reading layer."""
+
+    project: str
+    stack: str
+    outputs: Mapping[str, Any]
+    secret_names: list[str]
+
+    def answers(self, name: str) -> bool:
+        # `<organization>/<project>/<stack>`; the organization is the backend's, which the plan does not know.
+        parts = name.split("/")
+        return len(parts) == 3 and parts[1:] == [self.project, self.stack]
+
+    def describe(self) -> str:
+        return f"<organization>/{self.project}/{self.stack}"
 
 
 def _aws_id(typ: str, state: dict[str, Any], default: str) -> str:
@@ -217,6 +248,8 @@ class RecordedResource:
     provider: str | None
     inputs: dict[str, Any]
     id: str | None = None
+    read: bool = False
+    """Read, not created: a StackReference (or a `get`) that the program only looks up."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -233,6 +266,7 @@ class RecordedResource:
             "ignoreChanges": self.ignore_changes,
             "provider": self.provider,
             "inputs": self.inputs,
+            "read": self.read,
         }
 
 
@@ -255,6 +289,31 @@ class RecordingMonitor(MockMonitor):
             return super().Invoke(request)  # type: ignore[no-untyped-call]
         finally:
             self._note_loop()
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        try:
+            response = super().ReadResource(request)  # type: ignore[no-untyped-call]
+        finally:
+            self._note_loop()
+        self.recorded.append(
+            RecordedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=True,
+                parent=request.parent or None,
+                dependencies=sorted(request.dependencies),
+                protect=False,
+                retain_on_delete=False,
+                delete_before_replace=False,
+                ignore_changes=[],
+                provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+                inputs=_plain(json_format.MessageToDict(request.properties, preserving_proto_field_name=True)),
+                id=request.id or None,
+                read=True,
+            )
+        )
+        return response
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
         wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
@@ -351,6 +410,7 @@ class Plan:
     outputs: dict[str, Any]
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    secret_output_names: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -403,14 +463,17 @@ def run_program(
     config: Mapping[str, str],
     secret_keys: list[str] | None = None,
     region: str | None = None,
+    stack_references: StackReferenceAnswers | None = None,
 ) -> Plan:
-    """Run `program` (which registers resources) under fresh mocks and return what it registered."""
+    """Run `program` (which registers resources) under fresh mocks and return what it registered.
+
+    `stack_references`: the outputs a StackReference to another layer's stack reads."""
     region = region or config.get("aws:region") or "eu-west-1"
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_all_config(dict(config), list(secret_keys or []))
-    mocks = PlanMocks(region)
+    mocks = PlanMocks(region, stack_references)
     monitor = RecordingMonitor(mocks)
     collector = _WarningCollector()
     set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=collector)  # type: ignore[arg-type]
@@ -422,11 +485,11 @@ def run_program(
             # Whoever handles the failure can still see how far the program got.
             exc.registered_resources = list(monitor.recorded)  # type: ignore[attr-defined]
             raise
-        outputs = _resolve_outputs()
+        outputs, secret_names = _resolve_outputs()
         seconds = time.perf_counter() - started
         # The SDK registers from a thread pool, so arrival order varies; a plan people diff must not.
         resources = sorted(monitor.recorded, key=lambda r: (r.parent is not None, r.urn))
-        return Plan(project, stack, resources, outputs, seconds, collector.messages)
+        return Plan(project, stack, resources, outputs, seconds, collector.messages, secret_names)
     finally:
         runtime_settings.ROOT.set(None)
         pulumi.runtime.set_all_config({}, [])
@@ -439,14 +502,17 @@ def run_program(
         asyncio.set_event_loop(None)
 
 
-def _resolve_outputs() -> dict[str, Any]:
+def _resolve_outputs() -> tuple[dict[str, Any], list[str]]:
+    """The stack's outputs (secrets masked) and the names of the secret ones."""
     root = runtime_settings.get_root_resource()
     exported: dict[str, Any] = getattr(root, "outputs", {}) or {}
     resolved: dict[str, Any] = {}
+    secret_names: list[str] = []
     for name, value in exported.items():
         output = pulumi.Output.from_input(value)
         if _sync_await(output.is_secret()):
             resolved[name] = SECRET
+            secret_names.append(name)
         else:
             resolved[name] = _plain(json.loads(json.dumps(_sync_await(output.future()), default=str)))
-    return resolved
+    return resolved, sorted(secret_names)

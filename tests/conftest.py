@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import runpy
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,11 +12,14 @@ from typing import Any
 import pytest
 import yaml
 
+from philosophy_infra.layers import DEPLOY_ORDER, LAYERS, LayerName
 from philosophy_infra.plan import Plan, run_program
 from philosophy_infra.project import StackFile, read_stack_file
+from philosophy_infra.stack_plan import StackPlan, plan_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+AWS, KUBERNETES = LayerName.AWS, LayerName.KUBERNETES
 
 
 def run(program: Callable[[], Any], *, stack: str = "test", region: str = "eu-west-1") -> Plan:
@@ -25,29 +27,29 @@ def run(program: Callable[[], Any], *, stack: str = "test", region: str = "eu-we
     return run_program(program, project="philosophy-infra", stack=stack, config={"aws:region": region})
 
 
-def stack_file(stack: str) -> StackFile:
-    return read_stack_file(ROOT, stack)
+def stack_file(stack: str, layer: LayerName = AWS) -> StackFile:
+    return read_stack_file(LAYERS[layer].directory(ROOT), stack)
 
 
-def run_stack(stack: str, config: dict[str, str] | None = None) -> Plan:
-    """Run the real __main__.py for a stack, optionally with a replaced config map."""
-    file = stack_file(stack)
-    return run_program(
-        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
-        project=file.project,
-        stack=stack,
-        config=file.config if config is None else config,
-        secret_keys=file.secret_keys,
-    )
+def run_stack(
+    stack: str,
+    config: dict[str, str] | None = None,
+    *,
+    kubernetes_config: dict[str, str] | None = None,
+    layers: tuple[LayerName, ...] = DEPLOY_ORDER,
+) -> StackPlan:
+    """Plan a stack's layers with the real programs, optionally with a layer's config map replaced."""
+    configs = {AWS: config, KUBERNETES: kubernetes_config}
+    return plan_stack(stack, layers, ROOT, {k: v for k, v in configs.items() if v is not None})
 
 
-def stack_yaml(stack: str) -> dict[str, Any]:
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+def stack_yaml(stack: str, layer: LayerName = AWS) -> dict[str, Any]:
+    return yaml.safe_load((LAYERS[layer].directory(ROOT) / f"Pulumi.{stack}.yaml").read_text())
 
 
-def raw_config(stack: str) -> dict[str, Any]:
-    """The stack's config with structured values decoded, ready to be mutated by a test."""
-    return {k: json.loads(v) if v[:1] in "{[" else v for k, v in stack_file(stack).config.items()}
+def raw_config(stack: str, layer: LayerName = AWS) -> dict[str, Any]:
+    """A layer's stack config with structured values decoded, ready to be mutated by a test."""
+    return {k: json.loads(v) if v[:1] in "{[" else v for k, v in stack_file(stack, layer).config.items()}
 
 
 def encode(raw: dict[str, Any]) -> dict[str, str]:
@@ -60,16 +62,16 @@ def prod_raw() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def prod_plan() -> Plan:
+def prod_plan() -> StackPlan:
     return run_stack("prod")
 
 
 @pytest.fixture(scope="session")
-def staging_plan() -> Plan:
+def staging_plan() -> StackPlan:
     return run_stack("staging")
 
 
-def stack_plan(request: pytest.FixtureRequest, stack: str) -> Plan:
+def stack_plan(request: pytest.FixtureRequest, stack: str) -> StackPlan:
     """The session plan of `stack` (prod or staging), for tests parametrized over both."""
-    plan: Plan = request.getfixturevalue(f"{stack}_plan")
+    plan: StackPlan = request.getfixturevalue(f"{stack}_plan")
     return plan

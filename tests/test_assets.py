@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from components.assets_bucket import AssetsBucket, AssetsBucketArgs
-from philosophy_infra.config import AssetsEncryption, DataProtection
+from components.aws.data.assets_bucket import AssetsBucket, AssetsBucketArgs
+from philosophy_infra.config.assets import AssetsEncryption
+from philosophy_infra.config.base import DataProtection
 from philosophy_infra.plan import Plan
 from tests.conftest import run
 

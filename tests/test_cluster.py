@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from components.eks_cluster import EksCluster, EksClusterArgs
-from philosophy_infra.config import EndpointAccess
+from components.aws.cluster.eks_cluster import EksCluster, EksClusterArgs
+from philosophy_infra.config.cluster import EndpointAccess
 from philosophy_infra.plan import SECRET, Plan, RecordedResource
 from tests.conftest import encode, raw_config, run, run_stack
 
@@ -187,16 +187,17 @@ def test_ebs_csi_driver_has_its_own_irsa_role(prod_plan: Plan) -> None:
 
 
 def test_default_storage_class_is_encrypted_gp3(prod_plan: Plan, staging_plan: Plan) -> None:
-    sc = prod_plan.one("kubernetes:storage.k8s.io/v1:StorageClass", "addons-gp3")
+    sc = prod_plan.one("kubernetes:storage.k8s.io/v1:StorageClass", "storage-gp3")
     assert sc.inputs["provisioner"] == "ebs.csi.aws.com"
     assert sc.inputs["parameters"]["type"] == "gp3" and sc.inputs["parameters"]["encrypted"] == "true"
     assert sc.inputs["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert sc.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
     assert sc.provider == prod_plan.one("pulumi:providers:kubernetes").urn
-    assert prod_plan.one("aws:eks/addon:Addon", "addons-ebs-csi").urn in sc.dependencies
+    # Retained in the protected stack, as the AWS layer's dataProtection says (read through the StackReference).
     assert sc.inputs["reclaimPolicy"] == "Retain"
     assert (
-        staging_plan.one("kubernetes:storage.k8s.io/v1:StorageClass", "addons-gp3").inputs["reclaimPolicy"] == "Delete"
+        staging_plan.one("kubernetes:storage.k8s.io/v1:StorageClass", "storage-gp3").inputs["reclaimPolicy"]
+        == "Delete"
     )
 
 

@@ -11,23 +11,26 @@ from typing import Any
 import pytest
 import yaml
 
-from philosophy_infra.config import (
-    AssetsEncryption,
-    ClusterMode,
-    DataProtection,
-    NatGatewayStrategy,
-    StackConfig,
-    StackConfigError,
-)
-from tests.conftest import ROOT, encode, raw_config
+from philosophy_infra.config.assets import AssetsEncryption
+from philosophy_infra.config.aws import AwsStackConfig
+from philosophy_infra.config.base import DataProtection, StackConfigError
+from philosophy_infra.config.cache import ClusterMode
+from philosophy_infra.config.kubernetes import KubernetesStackConfig
+from philosophy_infra.config.network import NatGatewayStrategy
+from philosophy_infra.layers import LAYERS
+from tests.conftest import KUBERNETES, ROOT, encode, raw_config
 
 SEED_PRIVATE = ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]
 SEED_PUBLIC = ["10.0.101.0/24", "10.0.102.0/24", "10.0.103.0/24"]
 SEED_DATABASE = ["10.0.201.0/24", "10.0.202.0/24", "10.0.203.0/24"]
 
 
-def load(stack: str, raw: dict[str, Any]) -> StackConfig:
-    return StackConfig.from_raw(stack, encode(raw))
+def load(stack: str, raw: dict[str, Any]) -> AwsStackConfig:
+    return AwsStackConfig.from_raw(stack, encode(raw))
+
+
+def load_kubernetes(stack: str, raw: dict[str, Any]) -> KubernetesStackConfig:
+    return KubernetesStackConfig.from_raw(stack, encode(raw))
 
 
 def test_prod_stack_carries_the_seed_values() -> None:
@@ -86,9 +89,11 @@ def _both(*mutations: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, A
     return mutate
 
 
-NET, ASSETS, CLUSTER, GROUPS, DB, CACHE, APP = (
-    f"philosophy-infra:{k}" for k in ("network", "assets", "cluster", "nodeGroups", "database", "cache", "workloads")
+NET, ASSETS, CLUSTER, GROUPS, DB, CACHE, RUNNER = (
+    f"philosophy-infra:{k}"
+    for k in ("network", "assets", "cluster", "nodeGroups", "database", "cache", "deployRunner")
 )
+APP, AWS_LAYER = "philosophy-kubernetes:workloads", "philosophy-kubernetes:awsLayer"
 
 
 # (mutation, the key the message must name, a fragment of the rule or value it must show)
@@ -228,6 +233,63 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         "philosophy-infra:cluster.adminRoleArn",
         "IAM role ARN",
     ),
+    "api access from the whole internet": (
+        _put(CLUSTER, "apiAccess", "cidrs", value=["0.0.0.0/0"]),
+        "philosophy-infra:cluster.apiAccess.cidrs[0]",
+        "never",
+    ),
+    "api access from a public network": (
+        _put(CLUSTER, "apiAccess", "cidrs", value=["10.20.0.0/16", "8.8.8.0/24"]),
+        "philosophy-infra:cluster.apiAccess.cidrs[1]",
+        "privateAndPublic",
+    ),
+    "api access from something that is not a security group": (
+        _put(CLUSTER, "apiAccess", "securityGroupIds", value=["vpn"]),
+        "philosophy-infra:cluster.apiAccess.securityGroupIds[0]",
+        "security group id",
+    ),
+    "kubernetes version unquoted in yaml": (
+        _put(CLUSTER, "kubernetesVersion", value=1.3),
+        "philosophy-infra:cluster.kubernetesVersion",
+        "put the value in quotes",
+    ),
+    "database version unquoted in yaml": (
+        _put(DB, "engineVersion", value=17),
+        "philosophy-infra:database.engineVersion",
+        "YAML read this unquoted value as a number",
+    ),
+    "zone the region does not have": (
+        _put(NET, "availabilityZones", 2, value="eu-west-1z"),
+        "philosophy-infra:network.availabilityZones[2]",
+        "eu-west-1 has no such zone; its zones: eu-west-1a, eu-west-1b, eu-west-1c",
+    ),
+    "region not known": (_put("aws:region", value="eu-west-9"), "aws:region", "not a region this program knows"),
+    "runner repository not owner/name": (
+        _put(RUNNER, "githubRepository", value="https://github.com/acme/infra"),
+        f"{RUNNER}.githubRepository",
+        "owner/name",
+    ),
+    "runner connection not a connection arn": (
+        _put(RUNNER, "githubConnectionArn", value="arn:aws:iam::210987654321:role/github"),
+        f"{RUNNER}.githubConnectionArn",
+        "CodeConnections connection ARN",
+    ),
+    "runner state bucket not a bucket name": (
+        _put(RUNNER, "stateBucket", value="s3://Philosophy_State"),
+        f"{RUNNER}.stateBucket",
+        "S3 bucket name",
+    ),
+    "runner state prefix absolute": (
+        _put(RUNNER, "statePrefix", value="/pulumi"),
+        f"{RUNNER}.statePrefix",
+        "relative S3 key prefix",
+    ),
+    "runner compute type unknown": (
+        _put(RUNNER, "computeType", value="BUILD_GENERAL1_HUGE"),
+        f"{RUNNER}.computeType",
+        "BUILD_GENERAL1_MEDIUM",
+    ),
+    "missing deploy runner": (_put(RUNNER, delete=True), RUNNER, "required"),
     "unknown addon": (
         _put(CLUSTER, "addonVersions", value={"istio": "1.0"}),
         "philosophy-infra:cluster.addonVersions.istio",
@@ -432,7 +494,15 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         f"{CACHE}.snapshotRetentionDays",
         "protected environment",
     ),
-    # --- workloads ---
+    "auth token in config": (
+        _put(CACHE, "authToken", value="hunter2-plaintext"),
+        f"{CACHE}.authToken",
+        "unknown key",
+    ),
+}
+
+
+INVALID_KUBERNETES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "image tag latest": (_put(APP, "imageTag", value="latest"), f"{APP}.imageTag", "never 'latest'"),
     "image tag with a slash": (_put(APP, "imageTag", value="v1/2"), f"{APP}.imageTag", "pinned image tag"),
     "registry with a tag": (
@@ -450,10 +520,10 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         f"{APP}.worker.limits.memory",
         "Kubernetes quantity",
     ),
-    "worker on a node group that does not exist": (
-        _put(APP, "worker", "nodeGroup", value="gpu"),
+    "worker node group not a node group key": (
+        _put(APP, "worker", "nodeGroup", value="GPU nodes"),
         f"{APP}.worker.nodeGroup",
-        "must be one of nodeGroups: general, compute",
+        "key of the AWS layer's nodeGroups",
     ),
     "api replicas above the hpa maximum": (
         _put(APP, "api", "replicas", value=30),
@@ -470,12 +540,31 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         f"{APP}.claudeApiKey",
         "unknown key",
     ),
-    "auth token in config": (
-        _put(CACHE, "authToken", value="hunter2-plaintext"),
-        f"{CACHE}.authToken",
+    "aws layer organization with a slash": (
+        _put(AWS_LAYER, "organization", value="acme/corp"),
+        f"{AWS_LAYER}.organization",
+        "Pulumi organization name",
+    ),
+    "aws layer project empty": (_put(AWS_LAYER, "project", value=""), f"{AWS_LAYER}.project", "Pulumi project name"),
+    "unknown workloads key": (
+        _put(APP, "jwtSecret", value="hunter2-plaintext"),
+        f"{APP}.jwtSecret",
         "unknown key",
     ),
 }
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_KUBERNETES))
+def test_invalid_kubernetes_config_is_rejected_naming_the_key(case: str) -> None:
+    mutate, key, fragment = INVALID_KUBERNETES[case]
+    raw = copy.deepcopy(raw_config("prod", KUBERNETES))
+    mutate(raw)
+    with pytest.raises(StackConfigError) as info:
+        load_kubernetes("prod", raw)
+    message = str(info.value)
+    assert re.search(rf"^  - {re.escape(key)}( |$)", message, re.M), message
+    assert fragment in message, message
+    assert "hunter2" not in message, "a value under an unknown key may be a secret: never echo it"
 
 
 @pytest.mark.parametrize("case", sorted(INVALID))
@@ -500,10 +589,13 @@ def test_every_problem_is_reported_at_once(prod_raw: dict[str, Any]) -> None:
     assert {"philosophy-infra:network.privateSubnets[0]", "philosophy-infra:network.publicSubnets[2]"} <= keys
 
 
-def test_pulumi_yaml_documents_every_top_level_key_and_matches_defaults() -> None:
-    text = (ROOT / "Pulumi.yaml").read_text()
-    declared = yaml.safe_load(text)["config"]
-    for name, field in StackConfig.model_fields.items():
+@pytest.mark.parametrize(
+    ("layer", "model"), [("aws", AwsStackConfig), ("kubernetes", KubernetesStackConfig)], ids=["aws", "kubernetes"]
+)
+def test_pulumi_yaml_documents_every_top_level_key_and_matches_defaults(layer: str, model: Any) -> None:
+    text = (LAYERS[layer].directory(ROOT) / "Pulumi.yaml").read_text()  # type: ignore[index]
+    declared = yaml.safe_load(text).get("config") or {}
+    for name, field in model.model_fields.items():
         if name == "region":
             continue
         alias = field.alias or name
@@ -513,7 +605,7 @@ def test_pulumi_yaml_documents_every_top_level_key_and_matches_defaults() -> Non
 
 
 def test_stack_files_hold_no_plain_text_secret() -> None:
-    for path in ROOT.glob("Pulumi.*.yaml"):
+    for path in [*ROOT.glob("Pulumi.*.yaml"), *ROOT.glob("kubernetes/Pulumi.*.yaml")]:
         for key, value in (yaml.safe_load(path.read_text()).get("config") or {}).items():
             if re.search(r"password|token|secret|api[_-]?key", key, re.I):
                 assert isinstance(value, dict) and set(value) == {"secure"}, f"{path.name}: {key}"

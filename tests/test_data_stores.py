@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
-from components.cache import Cache, CacheArgs
-from components.database import Database, DatabaseArgs
-from philosophy_infra.config import CacheConfig, DatabaseConfig, DataProtection
+from components.aws.data.cache import Cache, CacheArgs
+from components.aws.data.database import Database, DatabaseArgs
+from philosophy_infra.config.base import DataProtection
+from philosophy_infra.config.cache import CacheConfig
+from philosophy_infra.config.database import DatabaseConfig
 from philosophy_infra.plan import SECRET, Plan, RecordedResource
 from tests.conftest import ROOT, encode, raw_config, run, run_stack, stack_plan, stack_yaml
 
@@ -344,7 +346,7 @@ def test_keys_of_the_data_stores_outlive_them(stack: str, request: pytest.Fixtur
 
 
 def test_the_master_secret_arn_must_be_reported() -> None:
-    from components.database import _secret_arn
+    from components.aws.data.database import _secret_arn
 
     with pytest.raises(ValueError, match="no master user secret"):
         _secret_arn([])

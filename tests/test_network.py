@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from components.network import Network, NetworkArgs
-from philosophy_infra.config import NatGatewayStrategy
+from components.aws.network.network import Network, NetworkArgs
+from philosophy_infra.config.network import NatGatewayStrategy
 from philosophy_infra.plan import Plan
 from tests.conftest import run
 

@@ -46,7 +46,7 @@ def test_default_tags_are_applied_once_through_the_provider(prod_plan: Plan) -> 
 
 
 def test_invalid_config_registers_nothing(prod_plan: Plan) -> None:
-    from philosophy_infra.config import StackConfigError
+    from philosophy_infra.config.base import StackConfigError
     from tests.conftest import encode, raw_config
 
     raw = raw_config("prod")

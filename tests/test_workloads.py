@@ -17,7 +17,7 @@ import yaml
 
 from philosophy_infra.manifests import kubernetes_objects
 from philosophy_infra.plan import Plan
-from tests.conftest import ROOT, encode, raw_config, run_stack, stack_plan, stack_yaml
+from tests.conftest import KUBERNETES, ROOT, encode, raw_config, run_stack, stack_plan, stack_yaml
 
 STACKS = ["prod", "staging"]
 CUSTOM_RESOURCE_GROUPS = ("external-secrets.io", "autoscaling.k8s.io")
@@ -25,7 +25,7 @@ NS = "philosophy-app"
 
 
 def workloads(stack: str) -> dict[str, Any]:
-    config: dict[str, Any] = stack_yaml(stack)["config"]["philosophy-infra:workloads"]
+    config: dict[str, Any] = stack_yaml(stack, KUBERNETES)["config"]["philosophy-kubernetes:workloads"]
     return config
 
 
@@ -121,7 +121,7 @@ def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan)
 
 
 def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -> None:
-    policy = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "app-secrets-reader-inline").inputs["policy"])
+    policy = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-secrets-reader-inline").inputs["policy"])
     read = next(st for st in policy["Statement"] if st["Sid"] == "ReadTheServiceSecrets")
     out = prod_plan.outputs
     assert set(read["Resource"]) == {
@@ -140,7 +140,7 @@ def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -
     assert reader["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
     release = prod_plan.one("kubernetes:helm.sh/v3:Release", "services-external-secrets").inputs
     assert release["version"] and "annotations" not in release["values"]["serviceAccount"]
-    trust = json.loads(prod_plan.one("aws:iam/role:Role", "app-secrets-reader-role").inputs["assumeRolePolicy"])
+    trust = json.loads(prod_plan.one("aws:iam/role:Role", "workload-roles-secrets-reader-role").inputs["assumeRolePolicy"])
     assert (
         "system:serviceaccount:philosophy-app:secrets-reader"
         in trust["Statement"][0]["Condition"]["StringEquals"].values()
@@ -257,17 +257,17 @@ def test_services_and_service_accounts(prod_plan: Plan) -> None:
 
 
 def test_irsa_roles_are_scoped_to_what_each_workload_needs(prod_plan: Plan) -> None:
-    api = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "api-aws-inline").inputs["policy"])
+    api = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-philosophy-api-inline").inputs["policy"])
     bucket = prod_plan.outputs["assetsBucketArn"]
     assert {r for st in api["Statement"] for r in [st["Resource"]] if isinstance(r, str)} >= {bucket, f"{bucket}/*"}
     actions = {
         a for st in api["Statement"] for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
     }
     assert {"s3:GetObject", "s3:PutObject"} <= actions and not any(a.startswith("secretsmanager") for a in actions)
-    worker = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "worker-aws-inline").inputs["policy"])
+    worker = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-claude-worker-inline").inputs["policy"])
     read = next(st for st in worker["Statement"] if st["Sid"] == "ReadTheServiceSecrets")
     assert read["Resource"] == [prod_plan.outputs["llmApiKeySecretArn"]]
-    trust = json.loads(prod_plan.one("aws:iam/role:Role", "worker-aws-role").inputs["assumeRolePolicy"])
+    trust = json.loads(prod_plan.one("aws:iam/role:Role", "workload-roles-claude-worker-role").inputs["assumeRolePolicy"])
     conditions = trust["Statement"][0]["Condition"]["StringEquals"]
     assert "system:serviceaccount:philosophy-app:claude-worker" in conditions.values()
 
@@ -321,9 +321,10 @@ def test_prod_api_scales_between_3_and_20() -> None:
 
 
 def test_custom_metrics_switch_adds_the_seeds_rps_and_queue_depth() -> None:
-    raw = raw_config("staging")
-    raw["philosophy-infra:workloads"]["customMetrics"] = "adapter"
-    metrics = obj(run_stack("staging", encode(raw)), "HorizontalPodAutoscaler", "philosophy-api-hpa")["spec"]["metrics"]
+    raw = raw_config("staging", KUBERNETES)
+    raw["philosophy-kubernetes:workloads"]["customMetrics"] = "adapter"
+    plan = run_stack("staging", kubernetes_config=encode(raw))
+    metrics = obj(plan, "HorizontalPodAutoscaler", "philosophy-api-hpa")["spec"]["metrics"]
     by_type = {m["type"]: m for m in metrics}
     assert by_type["Pods"]["pods"]["metric"]["name"] == "http_requests_per_second"
     assert by_type["Pods"]["pods"]["target"] == {"type": "AverageValue", "averageValue": "1000"}
@@ -345,7 +346,7 @@ def test_vpa_recommends_without_fighting_the_hpa(prod_plan: Plan) -> None:
     vpa_resource = prod_plan.one("kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler")
     namespace = prod_plan.one("kubernetes:core/v1:Namespace")
     assert release.urn in namespace.dependencies and namespace.urn in vpa_resource.dependencies
-    assert prod_plan.one("aws:eks/addon:Addon", "services-metrics-server").inputs["addonName"] == "metrics-server"
+    assert prod_plan.one("aws:eks/addon:Addon", "addons-metrics-server").inputs["addonName"] == "metrics-server"
 
 
 def test_every_workload_has_a_disruption_budget(prod_plan: Plan) -> None:
@@ -402,7 +403,8 @@ def test_the_api_starts_after_the_extension_exists_and_restarts_on_config_change
         for name in ("philosophy-api", "philosophy-websocket", "claude-worker")
     }
     assert len(set(checksums.values())) == 1
-    raw = raw_config("prod")
-    raw["philosophy-infra:workloads"]["logLevel"] = "debug"
-    changed = obj(run_stack("prod", encode(raw)), "Deployment", "philosophy-api")["spec"]["template"]["metadata"]
+    raw = raw_config("prod", KUBERNETES)
+    raw["philosophy-kubernetes:workloads"]["logLevel"] = "debug"
+    changed = obj(run_stack("prod", kubernetes_config=encode(raw)), "Deployment", "philosophy-api")
+    changed = changed["spec"]["template"]["metadata"]
     assert changed["annotations"]["checksum/config"] != checksums["philosophy-api"]

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.encryption_key import EncryptionKey, EncryptionKeyArgs
-from philosophy_infra.config import DataProtection
+from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
+from philosophy_infra.config.base import DataProtection
 
 # The seed's secrets that no data store provides: the LLM API key and the JWT signing secret.
 SECRETS = ("llm-api-key", "jwt-secret")

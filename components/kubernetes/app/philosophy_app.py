@@ -17,22 +17,17 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.cache import PORT as CACHE_PORT
-from components.cluster_addons import encrypted_gp3_storage_class
-from components.database import PORT as DATABASE_PORT
-from components.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy
-from components.workload import (
-    IrsaAccess,
+from components.kubernetes.app.workload import (
     ReplicasOwner,
     Workload,
     WorkloadArgs,
     container_security_context,
     pod_security_context,
 )
-from philosophy_infra.config import CustomMetrics, WorkloadsConfig
+from philosophy_infra.config.workloads import CustomMetrics, WorkloadsConfig
+from philosophy_infra.service import API, CACHE_PORT, DATABASE_PORT, SECRET_READER, WEBSOCKET, WORKER
+from philosophy_infra.service import APP_NAMESPACE as NAMESPACE
 
-NAMESPACE = "philosophy-app"
-API, WEBSOCKET, WORKER = "philosophy-api", "philosophy-websocket", "claude-worker"
 API_PORT, METRICS_PORT, WEBSOCKET_PORT = 3000, 9090, 3001
 # Helper images, pinned like the service's own.
 BUSYBOX_IMAGE = "public.ecr.aws/docker/library/busybox:1.37.0"
@@ -40,8 +35,6 @@ POSTGRES_CLIENT_IMAGE = "public.ecr.aws/docker/library/postgres:17.6-alpine"
 # The seed's VPA bounds for the api container.
 VPA_MIN, VPA_MAX = {"cpu": "100m", "memory": "128Mi"}, {"cpu": "2", "memory": "2Gi"}
 SECRET_STORE = "aws-secrets-manager"
-SECRET_READER = "secrets-reader"
-UPLOADS_STORAGE_CLASS = "gp3-scratch"
 ISTIO_NAMESPACE = "istio-system"
 MONITORING_NAMESPACE = "monitoring"
 PGVECTOR_SQL = "CREATE EXTENSION IF NOT EXISTS vector;"
@@ -51,41 +44,40 @@ PGVECTOR_SQL = "CREATE EXTENSION IF NOT EXISTS vector;"
 class DataEndpoints:
     database_host: pulumi.Input[str]
     database_port: pulumi.Input[int]
-    database_name: str
+    database_name: pulumi.Input[str]
     database_secret_arn: pulumi.Input[str]
     cache_host: pulumi.Input[str]
     cache_port: pulumi.Input[int]
     cache_secret_arn: pulumi.Input[str]
-    secret_key_arns: Sequence[pulumi.Input[str]]
-    """The KMS keys of the database and cache secrets: reading a secret needs decrypt with its key."""
-    network_cidrs: Sequence[str]
+    network_cidrs: pulumi.Input[Sequence[str]]
     """Where the database and cache live (the database subnets): the only targets of 5432 and 6379."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class PhilosophyAppArgs:
     settings: WorkloadsConfig
-    kubernetes_version: str
-    region: str
+    kubernetes_version: pulumi.Input[str]
+    region: pulumi.Input[str]
     provider: k8s.Provider
     data: DataEndpoints
     llm_secret_arn: pulumi.Input[str]
     jwt_secret_arn: pulumi.Input[str]
-    app_secrets_key_arn: pulumi.Input[str]
-    assets_bucket_arn: pulumi.Input[str]
     assets_bucket_name: pulumi.Input[str]
-    assets_key_arn: pulumi.Input[str] | None
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]
-    vpc_cidr: str
-    worker_node_labels: Mapping[str, str]
-    worker_tolerations: Sequence[Mapping[str, str]]
+    role_arns: Mapping[str, pulumi.Input[str]]
+    """The IRSA roles the AWS layer made, by service account (secrets-reader, api, worker)."""
+    vpc_cidr: pulumi.Input[str]
+    worker_node_labels: pulumi.Input[Mapping[str, str]]
+    worker_tolerations: pulumi.Input[Sequence[Mapping[str, str]]]
     """Pod tolerations for the worker node group's taints, in the Kubernetes spelling (NoSchedule)."""
+    uploads_storage_class: str
+    """A StorageClass that deletes its volumes with their claims (per-pod scratch)."""
     after: Sequence[pulumi.Resource] = ()
-    """Cluster services the app needs first: External Secrets Operator, the VPA CRD, the StorageClass."""
+    """Cluster services the app needs first: External Secrets Operator, the VPA CRD, the StorageClasses."""
 
 
 class PhilosophyApp(pulumi.ComponentResource):
+    namespace: str
+
     def __init__(self, name: str, args: PhilosophyAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:PhilosophyApp", name, None, opts)
         s = args.settings
@@ -99,7 +91,9 @@ class PhilosophyApp(pulumi.ComponentResource):
                     "name": NAMESPACE,
                     "istio-injection": "enabled",
                     **{f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")},
-                    "pod-security.kubernetes.io/enforce-version": f"v{args.kubernetes_version}",
+                    "pod-security.kubernetes.io/enforce-version": pulumi.Output.from_input(
+                        args.kubernetes_version
+                    ).apply(lambda v: f"v{v}"),
                 },
             },
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after)),
@@ -133,7 +127,6 @@ class PhilosophyApp(pulumi.ComponentResource):
         secrets = self._external_secrets(name, args, namespace)
         # Migrations may use the vector type: the extension exists before the api starts.
         pgvector = self._pgvector_job(name, args, [namespace, config_map, secrets["database-credentials"]])
-        scratch = self._scratch_storage_class(name, args)
         after_config = [namespace, config_map, *secrets.values()]
         # Pods restart when the config they read changes (envFrom is read only at container start).
         config_checksum = config_map.data.apply(
@@ -215,19 +208,13 @@ class PhilosophyApp(pulumi.ComponentResource):
                     },
                     "volumeMounts": [{"name": "uploads", "mountPath": "/app/uploads"}],
                 },
-                volumes=[uploads_volume(UPLOADS_STORAGE_CLASS, s.api.uploads_volume_gib)],
+                volumes=[uploads_volume(args.uploads_storage_class, s.api.uploads_volume_gib)],
                 service_ports=[
                     {"name": "http", "port": API_PORT, "targetPort": "http"},
                     {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
                 ],
-                aws_access=IrsaAccess(
-                    oidc_provider_arn=args.oidc_provider_arn,
-                    oidc_issuer=args.oidc_issuer,
-                    policy=pulumi.Output.all(args.assets_bucket_arn, args.assets_key_arn).apply(
-                        lambda bk: assets_policy(bk[0], bk[1])
-                    ),
-                ),
-                depends_on=[*after_config, pgvector, scratch],
+                role_arn=args.role_arns[API],
+                depends_on=[*after_config, pgvector],
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -284,13 +271,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                 pod_annotations={"checksum/config": config_checksum},
                 node_selector=args.worker_node_labels,
                 tolerations=args.worker_tolerations,
-                aws_access=IrsaAccess(
-                    oidc_provider_arn=args.oidc_provider_arn,
-                    oidc_issuer=args.oidc_issuer,
-                    policy=pulumi.Output.all(args.llm_secret_arn, args.app_secrets_key_arn).apply(
-                        lambda sk: read_secrets_policy([sk[0]], [sk[1]], args.region)
-                    ),
-                ),
+                role_arn=args.role_arns[WORKER],
                 depends_on=after_config,
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -298,6 +279,7 @@ class PhilosophyApp(pulumi.ComponentResource):
 
         self._autoscaling(name, args, api, in_namespace)
         self._network_policies(name, args, in_namespace)
+        self.namespace = NAMESPACE
         self.register_outputs({"namespace": NAMESPACE})
 
     def _external_secrets(
@@ -305,27 +287,12 @@ class PhilosophyApp(pulumi.ComponentResource):
     ) -> dict[str, k8s.apiextensions.CustomResource]:
         data = args.data
         opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
-        readable = [data.database_secret_arn, data.cache_secret_arn, args.jwt_secret_arn, args.llm_secret_arn]
-        keys = [*data.secret_key_arns, args.app_secrets_key_arn]
-        reader = IrsaRole(
-            f"{name}-{SECRET_READER}",
-            IrsaRoleArgs(
-                oidc_provider_arn=args.oidc_provider_arn,
-                oidc_issuer=args.oidc_issuer,
-                namespace=NAMESPACE,
-                service_account=SECRET_READER,
-                inline_policy=pulumi.Output.all(pulumi.Output.all(*readable), pulumi.Output.all(*keys)).apply(
-                    lambda sk: read_secrets_policy(sk[0], sk[1], args.region)
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         reader_account = k8s.core.v1.ServiceAccount(
             f"{name}-{SECRET_READER}",
             metadata={
                 "name": SECRET_READER,
                 "namespace": NAMESPACE,
-                "annotations": {"eks.amazonaws.com/role-arn": reader.role_arn},
+                "annotations": {"eks.amazonaws.com/role-arn": args.role_arns[SECRET_READER]},
             },
             automount_service_account_token=False,
             opts=opts,
@@ -349,10 +316,10 @@ class PhilosophyApp(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[reader_account]),
         )
         after_store = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[store])
-        database_url = pulumi.Output.all(data.database_host, data.database_port).apply(
-            lambda hp: (
+        database_url = pulumi.Output.all(data.database_host, data.database_port, data.database_name).apply(
+            lambda hpn: (
                 "postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}"
-                f"@{hp[0]}:{hp[1]}/{data.database_name}?sslmode=require"
+                f"@{hpn[0]}:{hpn[1]}/{hpn[2]}?sslmode=require"
             )
         )
         redis_url = pulumi.Output.all(data.cache_host, data.cache_port).apply(
@@ -456,7 +423,9 @@ class PhilosophyApp(pulumi.ComponentResource):
         )
 
     def _network_policies(self, name: str, args: PhilosophyAppArgs, opts: pulumi.ResourceOptions) -> None:
-        data_stores = [{"ipBlock": {"cidr": c}} for c in args.data.network_cidrs]
+        data_stores = pulumi.Output.from_input(args.data.network_cidrs).apply(
+            lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
+        )
         database = {"to": data_stores, "ports": [{"protocol": "TCP", "port": DATABASE_PORT}]}
         cache = {"to": data_stores, "ports": [{"protocol": "TCP", "port": CACHE_PORT}]}
         # AWS APIs (STS for IRSA, S3, Secrets Manager) and the LLM API are HTTPS on the internet or via NAT.
@@ -533,17 +502,6 @@ class PhilosophyApp(pulumi.ComponentResource):
             policy_spec: Any = spec
             k8s.networking.v1.NetworkPolicy(f"{name}-netpol-{policy}", metadata=metadata, spec=policy_spec, opts=opts)
 
-    def _scratch_storage_class(self, name: str, args: PhilosophyAppArgs) -> k8s.storage.v1.StorageClass:
-        """Encrypted gp3 for per-pod scratch claims, deleted with the pod: the default class retains volumes
-        in protected stacks, which would leave one behind per pod on every rollout and scale-down."""
-        return encrypted_gp3_storage_class(
-            f"{name}-{UPLOADS_STORAGE_CLASS}",
-            UPLOADS_STORAGE_CLASS,
-            reclaim_policy="Delete",
-            default=False,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after)),
-        )
-
     def _pgvector_job(self, name: str, args: PhilosophyAppArgs, after: list[pulumi.Resource]) -> k8s.batch.v1.Job:
         data = args.data
         script = (
@@ -552,8 +510,12 @@ class PhilosophyApp(pulumi.ComponentResource):
         )
         # The Job's name carries a hash of what it does: a change makes a new Job (Jobs are immutable), an
         # unchanged deploy leaves the finished one alone. The SQL is idempotent either way.
-        digest = hashlib.sha256(json.dumps([POSTGRES_CLIENT_IMAGE, script, data.database_name]).encode()).hexdigest()
-        job_name = f"pgvector-{digest[:8]}"
+        job_name = pulumi.Output.from_input(data.database_name).apply(
+            lambda database: (
+                "pgvector-"
+                + hashlib.sha256(json.dumps([POSTGRES_CLIENT_IMAGE, script, database]).encode()).hexdigest()[:8]
+            )
+        )
         job_metadata: Any = {"name": job_name, "namespace": NAMESPACE, "labels": {"app": "pgvector"}}
         job_spec: Any = {
             "backoffLimit": 6,
@@ -662,25 +624,3 @@ def hpa_metrics(custom: CustomMetrics) -> list[dict[str, Any]]:
             },
         ]
     return metrics
-
-
-def assets_policy(bucket_arn: str, key_arn: str | None) -> str:
-    statements: list[dict[str, Any]] = [
-        {"Sid": "ListAssets", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
-        {
-            "Sid": "ReadWriteAssets",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            "Resource": f"{bucket_arn}/*",
-        },
-    ]
-    if key_arn:
-        statements.append(
-            {
-                "Sid": "UseTheAssetsKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": key_arn,
-            }
-        )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 
-def security_group_for_nodes(
+def store_security_group(
     name: str,
     *,
     parent: pulumi.Resource,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from philosophy_infra.config import DataProtection
+from philosophy_infra.config.base import DataProtection
 
 
 @dataclass(frozen=True, kw_only=True)

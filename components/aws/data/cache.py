@@ -13,11 +13,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.encryption_key import EncryptionKey, EncryptionKeyArgs
-from components.ingress import security_group_for_nodes
-from philosophy_infra.config import CacheConfig, ClusterMode, DataProtection
+from components.aws.data.store_security_group import store_security_group
+from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
+from philosophy_infra.config.base import DataProtection
+from philosophy_infra.config.cache import CacheConfig, ClusterMode
+from philosophy_infra.service import CACHE_PORT
 
-PORT = 6379
+PORT = CACHE_PORT
 LOG_TYPES = ("slow-log", "engine-log")
 # ElastiCache accepts 16-128 characters: letters, digits and a few symbols; letters and digits are enough.
 AUTH_TOKEN_LENGTH = 64
@@ -66,7 +68,7 @@ class Cache(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        security_group = security_group_for_nodes(
+        security_group = store_security_group(
             name,
             parent=self,
             description=f"{args.replication_group_id}: {settings.engine.value} from the EKS nodes only",

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from philosophy_infra.config import CapacityType, Taint
+from philosophy_infra.config.cluster import CapacityType, Taint
 
 # What a node needs and nothing more: join the cluster, pull images, run the VPC CNI, and SSM for shell
 # access instead of SSH keys.

@@ -1,4 +1,8 @@
-"""The EKS control plane: private API, access entries, IRSA, audited and encrypted; plus its Kubernetes provider."""
+"""The EKS control plane: private API reachable only from the sources listed, access entries, IRSA, audited
+and encrypted.
+
+It builds no Kubernetes provider: the AWS layer never talks to the cluster's API. The Kubernetes layer builds
+its provider from the `kubeconfig` this component exports."""
 
 from __future__ import annotations
 
@@ -8,10 +12,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
-import pulumi_kubernetes as k8s
 
-from components.encryption_key import EncryptionKey, EncryptionKeyArgs
-from philosophy_infra.config import DataProtection, EndpointAccess
+from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
+from philosophy_infra.config.base import DataProtection
+from philosophy_infra.config.cluster import EndpointAccess
 
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -28,6 +32,10 @@ class EksClusterArgs:
     endpoint_access: EndpointAccess = EndpointAccess.PRIVATE
     public_access_cidrs: Sequence[str] = ()
     control_plane_log_retention_days: int = 90
+    api_access_security_group_ids: Sequence[str] = ()
+    """Security groups (a VPN endpoint, a bastion) whose members may open tcp/443 to the private endpoint."""
+    api_access_cidrs: Sequence[str] = ()
+    """Private networks (routed into the VPC) that may open tcp/443 to the private endpoint."""
     addon_versions: Mapping[str, str] = field(default_factory=dict)
     """Pinned add-on versions; vpc-cni and kube-proxy are installed here, at the latest compatible if unpinned."""
     data_protection: DataProtection = DataProtection.PROTECTED
@@ -39,8 +47,8 @@ class EksCluster(pulumi.ComponentResource):
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
     node_security_group_id: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
     cluster: eks.Cluster
-    provider: k8s.Provider
 
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:EksCluster", name, None, opts)
@@ -125,12 +133,25 @@ class EksCluster(pulumi.ComponentResource):
         self.oidc_provider_arn = self.cluster.oidc_provider_arn
         self.oidc_issuer = self.cluster.oidc_issuer
         self.node_security_group_id = self.cluster.node_security_group_id
-        self.provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
-            enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        # The group EKS puts on the control plane's network interfaces: without pulumi-eks's own groups
+        # (skipped above) it admits only its own members, so every other API client is a rule here.
+        self.cluster_security_group_id = self.cluster.cluster_security_group_id
+        for i, group in enumerate(args.api_access_security_group_ids):
+            allow_api_access(
+                f"{name}-api-from-sg-{i}",
+                cluster_security_group_id=self.cluster_security_group_id,
+                source_security_group_id=group,
+                description="Kubernetes API from cluster.apiAccess.securityGroupIds",
+                parent=self,
+            )
+        for i, cidr in enumerate(args.api_access_cidrs):
+            allow_api_access(
+                f"{name}-api-from-cidr-{i}",
+                cluster_security_group_id=self.cluster_security_group_id,
+                source_cidr=cidr,
+                description="Kubernetes API from cluster.apiAccess.cidrs",
+                parent=self,
+            )
         self.register_outputs(
             {
                 "clusterName": self.cluster_name,
@@ -138,8 +159,36 @@ class EksCluster(pulumi.ComponentResource):
                 "oidcProviderArn": self.oidc_provider_arn,
                 "oidcIssuer": self.oidc_issuer,
                 "nodeSecurityGroupId": self.node_security_group_id,
+                "clusterSecurityGroupId": self.cluster_security_group_id,
             }
         )
+
+
+def allow_api_access(
+    resource_name: str,
+    *,
+    cluster_security_group_id: pulumi.Input[str],
+    description: str,
+    parent: pulumi.Resource,
+    source_security_group_id: pulumi.Input[str] | None = None,
+    source_cidr: str | None = None,
+) -> aws.vpc.SecurityGroupIngressRule:
+    """One tcp/443 rule on the cluster security group: from one security group, or from one private network."""
+    if (source_security_group_id is None) == (source_cidr is None):
+        raise ValueError("an API access rule has exactly one source: a security group or a CIDR")
+    if source_cidr is not None and source_cidr.endswith("/0"):
+        raise ValueError("the Kubernetes API is never open to the whole internet")
+    return aws.vpc.SecurityGroupIngressRule(
+        resource_name,
+        security_group_id=cluster_security_group_id,
+        referenced_security_group_id=source_security_group_id,
+        cidr_ipv4=source_cidr,
+        ip_protocol="tcp",
+        from_port=443,
+        to_port=443,
+        description=description,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
 
 
 def addon_version(

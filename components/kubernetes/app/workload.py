@@ -1,4 +1,5 @@
-"""One hardened workload: its ServiceAccount (and IRSA role), Deployment, Service and PodDisruptionBudget.
+"""One hardened workload: its ServiceAccount (annotated with its IRSA role, if any), Deployment, Service and
+PodDisruptionBudget.
 
 Every container runs as non-root with a read-only root filesystem, no privilege escalation, no
 capabilities and the RuntimeDefault seccomp profile; pods spread across zones and nodes; no API token is
@@ -14,8 +15,6 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from components.irsa_role import IrsaRole, IrsaRoleArgs
 
 RUN_AS = 10001
 
@@ -59,14 +58,6 @@ def hardened(container: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class IrsaAccess:
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]
-    policy: pulumi.Input[str]
-    """The policy document (JSON): what this workload, and nothing else, may do in AWS."""
-
-
-@dataclass(frozen=True, kw_only=True)
 class WorkloadArgs:
     name: str
     namespace: str
@@ -81,17 +72,17 @@ class WorkloadArgs:
     """Ports of a ClusterIP Service named after the workload; no Service if empty."""
     service_session_affinity: bool = False
     pod_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    node_selector: Mapping[str, str] = field(default_factory=dict)
-    tolerations: Sequence[Mapping[str, str]] = ()
-    aws_access: IrsaAccess | None = None
-    """An IRSA role for the workload's ServiceAccount; without one the pods get no AWS credentials."""
+    node_selector: pulumi.Input[Mapping[str, str]] | None = None
+    """Node labels the pods must run on (a node group's, from the AWS layer); anywhere if None."""
+    tolerations: pulumi.Input[Sequence[Mapping[str, str]]] | None = None
+    role_arn: pulumi.Input[str] | None = None
+    """The IRSA role (made by the AWS layer) the ServiceAccount is annotated with; none: no AWS credentials."""
     depends_on: Sequence[pulumi.Resource] = ()
     """The namespace, and the config and secrets the pods read."""
 
 
 class Workload(pulumi.ComponentResource):
     deployment: k8s.apps.v1.Deployment
-    role_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:Workload", name, None, opts)
@@ -99,21 +90,8 @@ class Workload(pulumi.ComponentResource):
         labels = {"app": args.name, "app.kubernetes.io/name": args.name, "app.kubernetes.io/part-of": "philosophy"}
 
         annotations: dict[str, pulumi.Input[str]] = {}
-        self.role_arn = None
-        if args.aws_access is not None:
-            role = IrsaRole(
-                f"{name}-aws",
-                IrsaRoleArgs(
-                    oidc_provider_arn=args.aws_access.oidc_provider_arn,
-                    oidc_issuer=args.aws_access.oidc_issuer,
-                    namespace=args.namespace,
-                    service_account=args.name,
-                    inline_policy=args.aws_access.policy,
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self.role_arn = role.role_arn
-            annotations["eks.amazonaws.com/role-arn"] = role.role_arn
+        if args.role_arn is not None:
+            annotations["eks.amazonaws.com/role-arn"] = args.role_arn
         account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata={"name": args.name, "namespace": args.namespace, "labels": labels, "annotations": annotations},
@@ -139,10 +117,10 @@ class Workload(pulumi.ComponentResource):
             "volumes": [TMP_VOLUME, *args.volumes],
             "topologySpreadConstraints": spread,
         }
-        if args.node_selector:
-            pod_spec["nodeSelector"] = dict(args.node_selector)
-        if args.tolerations:
-            pod_spec["tolerations"] = list(args.tolerations)
+        if args.node_selector is not None:
+            pod_spec["nodeSelector"] = args.node_selector
+        if args.tolerations is not None:
+            pod_spec["tolerations"] = args.tolerations
         metadata: Any = {"name": args.name, "namespace": args.namespace, "labels": labels}
         deployment_spec: Any = {
             "replicas": args.replicas,
@@ -175,4 +153,4 @@ class Workload(pulumi.ComponentResource):
             k8s.core.v1.Service(f"{name}-service", metadata=metadata, spec=service_spec, opts=on_cluster)
         budget: Any = {"maxUnavailable": 1, "selector": {"matchLabels": {"app": args.name}}}
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=metadata, spec=budget, opts=on_cluster)
-        self.register_outputs({"roleArn": self.role_arn})
+        self.register_outputs({})

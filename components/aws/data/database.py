@@ -13,12 +13,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.encryption_key import EncryptionKey, EncryptionKeyArgs
-from components.ingress import security_group_for_nodes
-from components.irsa_role import service_trust_policy
-from philosophy_infra.config import DatabaseConfig, DatabaseInsights, DataProtection
+from components.aws.data.store_security_group import store_security_group
+from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
+from components.aws.security.irsa_role import service_trust_policy
+from philosophy_infra.config.base import DataProtection
+from philosophy_infra.config.database import DatabaseConfig, DatabaseInsights
+from philosophy_infra.service import DATABASE_PORT
 
-PORT = 5432
+PORT = DATABASE_PORT
 LOG_EXPORTS = ("postgresql", "upgrade")
 # RDS keeps advanced Database Insights data for 15 months; standard mode keeps 7 days at no charge.
 INSIGHTS_RETENTION_DAYS = {DatabaseInsights.STANDARD: 7, DatabaseInsights.ADVANCED: 465}
@@ -63,7 +65,7 @@ class Database(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        security_group = security_group_for_nodes(
+        security_group = store_security_group(
             name,
             parent=self,
             description=f"{args.identifier}: PostgreSQL from the EKS nodes only",

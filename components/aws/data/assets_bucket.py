@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.encryption_key import account_key_policy
-from philosophy_infra.config import AssetsEncryption, DataProtection
+from components.aws.security.encryption_key import account_key_policy
+from philosophy_infra.config.assets import AssetsEncryption
+from philosophy_infra.config.base import DataProtection
 
 _DefaultEncryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgsDict
 

@@ -1,18 +1,16 @@
-"""Cluster-wide services the workloads rely on: metrics-server, the VPA recommender, External Secrets Operator.
+"""Cluster-wide services the workloads rely on: the VPA recommender and External Secrets Operator.
 
-None of them holds AWS permissions: the operator reads secrets as each namespace's own service account."""
+Neither holds AWS permissions: the operator reads secrets as each namespace's own service account.
+(metrics-server is an EKS add-on, so the AWS layer installs it.)"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-
-from components.eks_cluster import managed_addon
 
 # Pinned chart versions: a new chart is a reviewed change. ESO 2.x serves external-secrets.io/v1;
 # Fairwinds' vpa 5.0.0 ships VPA 1.7.1 (autoscaling.k8s.io/v1).
@@ -24,32 +22,16 @@ VPA_NAMESPACE = "vpa"
 
 @dataclass(frozen=True, kw_only=True)
 class ClusterServicesArgs:
-    cluster_name: str
-    kubernetes_version: str
     provider: k8s.Provider
-    after: Sequence[pulumi.Resource] = ()
-    addon_versions: Mapping[str, str] = field(default_factory=dict)
 
 
 class ClusterServices(pulumi.ComponentResource):
     external_secrets: k8s.helm.v3.Release
     vpa: k8s.helm.v3.Release
-    metrics_server: aws.eks.Addon
 
     def __init__(self, name: str, args: ClusterServicesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:ClusterServices", name, None, opts)
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after))
-
-        # The HPA's CPU and memory metrics; an EKS community add-on, so EKS keeps it compatible.
-        self.metrics_server = managed_addon(
-            f"{name}-metrics-server",
-            cluster_name=args.cluster_name,
-            addon="metrics-server",
-            kubernetes_version=args.kubernetes_version,
-            pinned=args.addon_versions,
-            parent=self,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
-        )
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
         # Only the recommender: VPA gives recommendations and never evicts pods, so it cannot fight the HPA.
         self.vpa = _release(

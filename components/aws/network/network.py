@@ -10,10 +10,11 @@ from ipaddress import IPv4Network
 import pulumi
 import pulumi_aws as aws
 
-from components.encryption_key import EncryptionKey, EncryptionKeyArgs
-from components.irsa_role import service_trust_policy
+from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
+from components.aws.security.irsa_role import service_trust_policy
 from philosophy_infra import cidr
-from philosophy_infra.config import DataProtection, NatGatewayStrategy
+from philosophy_infra.config.base import DataProtection
+from philosophy_infra.config.network import NatGatewayStrategy
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,63 @@
+"""philosophy-kubernetes, the Kubernetes layer: what runs on the private cluster.
+
+StorageClasses, cluster services (External Secrets Operator, VPA) and the philosophy service. It reaches the
+cluster's private API, so it runs only inside the VPC (the AWS layer's deploy runner). Everything the AWS
+layer decided arrives through one StackReference to the AWS layer's stack of the same name.
+
+Config is loaded and validated once, here, before any resource is registered; components get plain values.
+"""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes.app.philosophy_app import DataEndpoints, PhilosophyApp, PhilosophyAppArgs
+from components.kubernetes.platform.cluster_services import ClusterServices, ClusterServicesArgs
+from components.kubernetes.platform.storage_classes import StorageClasses, StorageClassesArgs
+from philosophy_infra.aws_layer import AwsLayerOutputs
+from philosophy_infra.config.kubernetes import load_kubernetes_config
+from philosophy_infra.service import API, SECRET_READER, WORKER
+
+config = load_kubernetes_config()
+aws_layer = AwsLayerOutputs(config.aws_layer.stack_name(pulumi.get_stack()))
+
+provider = k8s.Provider("cluster", kubeconfig=aws_layer.kubeconfig, enable_server_side_apply=True)
+on_cluster = pulumi.ResourceOptions(provider=provider)
+
+storage = StorageClasses(
+    "storage", StorageClassesArgs(provider=provider, data_protection=aws_layer.data_protection), opts=on_cluster
+)
+services = ClusterServices("services", ClusterServicesArgs(provider=provider), opts=on_cluster)
+
+worker_nodes = aws_layer.node_group_placement(config.workloads.worker.node_group, "workloads.worker.nodeGroup")
+app = PhilosophyApp(
+    "app",
+    PhilosophyAppArgs(
+        settings=config.workloads,
+        kubernetes_version=aws_layer.text("kubernetesVersion"),
+        region=aws_layer.text("region"),
+        provider=provider,
+        data=DataEndpoints(
+            database_host=aws_layer.text("databaseEndpoint"),
+            database_port=aws_layer.port("databasePort"),
+            database_name=aws_layer.text("databaseName"),
+            database_secret_arn=aws_layer.text("databaseMasterSecretArn"),
+            cache_host=aws_layer.text("cacheEndpoint"),
+            cache_port=aws_layer.port("cachePort"),
+            cache_secret_arn=aws_layer.text("cacheAuthSecretArn"),
+            network_cidrs=aws_layer.cidrs("databaseSubnetCidrs"),
+        ),
+        llm_secret_arn=aws_layer.text("llmApiKeySecretArn"),
+        jwt_secret_arn=aws_layer.text("jwtSecretArn"),
+        assets_bucket_name=aws_layer.text("assetsBucketName"),
+        role_arns={account: aws_layer.role_arn(account) for account in (SECRET_READER, API, WORKER)},
+        vpc_cidr=aws_layer.text("vpcCidr"),
+        worker_node_labels=worker_nodes.apply(lambda p: p["nodeSelector"]),
+        worker_tolerations=worker_nodes.apply(lambda p: p["tolerations"]),
+        uploads_storage_class=storage.scratch_class,
+        after=[storage.scratch, services.external_secrets, services.vpa],
+    ),
+    opts=on_cluster,
+)
+
+pulumi.export("appNamespace", app.namespace)
+pulumi.export("awsStack", aws_layer.stack_name)

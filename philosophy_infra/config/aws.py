@@ -1,0 +1,105 @@
+"""The AWS layer's config: everything `Pulumi.<stack>.yaml` says under `philosophy-infra:`, validated up front.
+
+`load_aws_config()` is the layer's one entry point: `__main__.py` calls it once and hands plain values to the
+components."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pydantic import Field
+
+from philosophy_infra import regions
+from philosophy_infra.config.assets import AssetsConfig
+from philosophy_infra.config.base import (
+    AWS_NAMESPACE,
+    REGION_KEY,
+    ConfigIssue,
+    DataProtection,
+    LayerModel,
+    parse_stack_config,
+)
+from philosophy_infra.config.cache import CacheConfig
+from philosophy_infra.config.cluster import ClusterConfig, NodeGroupConfig
+from philosophy_infra.config.database import DatabaseConfig
+from philosophy_infra.config.network import NetworkConfig
+from philosophy_infra.config.placeholders import RunMode, check_placeholders, run_mode
+from philosophy_infra.config.runner import DeployRunnerConfig
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+_NODE_GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+
+
+class AwsStackConfig(LayerModel):
+    """Everything one AWS-layer stack says, plus the AWS region it deploys to."""
+
+    region: str
+    environment: str
+    owner: str = Field(min_length=1)
+    cost_center: str | None = None
+    data_protection: DataProtection = DataProtection.PROTECTED
+    network: NetworkConfig
+    assets: AssetsConfig = Field(default_factory=AssetsConfig)
+    cluster: ClusterConfig
+    node_groups: dict[str, NodeGroupConfig] = Field(min_length=1)
+    database: DatabaseConfig
+    cache: CacheConfig
+    deploy_runner: DeployRunnerConfig
+
+    def issues(self) -> Iterator[ConfigIssue]:
+        if not _REGION.fullmatch(self.region):
+            yield ConfigIssue(REGION_KEY, self.region, "must be an AWS region name such as eu-west-1")
+            return
+        if not regions.zones(self.region):
+            yield ConfigIssue(
+                REGION_KEY,
+                self.region,
+                "not a region this program knows; add it with its zones to philosophy_infra/regions.py",
+            )
+            return
+        if not _SLUG.fullmatch(self.environment):
+            yield ConfigIssue(
+                "environment",
+                self.environment,
+                "must be 2-21 lowercase letters, digits or dashes, starting with a letter",
+            )
+        yield from self.network.issues(self.region)
+        yield from self.assets.issues()
+        yield from self.cluster.issues()
+        for name, group in self.node_groups.items():
+            if not _NODE_GROUP_NAME.fullmatch(name):
+                yield ConfigIssue(
+                    f"nodeGroups.{name}", name, "node group keys are 1-31 lowercase letters, digits or dashes"
+                )
+            yield from group.issues(f"nodeGroups.{name}")
+        yield from self.database.issues(self.protected)
+        yield from self.cache.issues(self.protected)
+        yield from self.deploy_runner.issues()
+
+    @property
+    def protected(self) -> bool:
+        return self.data_protection is DataProtection.PROTECTED
+
+    @classmethod
+    def from_raw(cls, stack: str, raw: Mapping[str, Any]) -> AwsStackConfig:
+        """Validate a stack's config map (full keys, values as Pulumi passes them) or raise StackConfigError."""
+        return parse_stack_config(cls, namespace=AWS_NAMESPACE, stack=stack, raw=raw, region=True)
+
+
+def load_aws_config(mode: RunMode | None = None) -> AwsStackConfig:
+    """The running stack's config, as the Pulumi engine (or the offline plan) handed it to the program.
+
+    Invalid values and, in a real update, placeholder values are refused before any resource exists."""
+    raw = running_config()
+    config = AwsStackConfig.from_raw(pulumi.get_stack(), raw)
+    check_placeholders(pulumi.get_stack(), raw, (AWS_NAMESPACE,), mode or run_mode())
+    return config
+
+
+def running_config() -> dict[str, Any]:
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}

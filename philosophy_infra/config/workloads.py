@@ -1,0 +1,118 @@
+"""The Kubernetes layer's `workloads` section: the service's images, replicas and resources."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from philosophy_infra import quantity
+from philosophy_infra.config.base import ConfigIssue, Model
+
+
+class CustomMetrics(StrEnum):
+    """The api HPA's metrics beyond CPU and memory (requests per second, queue depth)."""
+
+    OFF = "off"  # until a metrics adapter serves them, an HPA that asks for them reports errors
+    ADAPTER = "adapter"  # a Prometheus (or KEDA) adapter serves custom.metrics and external.metrics
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+
+
+_IMAGE_REGISTRY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$")
+_NODE_GROUP_KEY = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+class Resources(Model):
+    cpu: str
+    memory: str
+
+
+class WorkloadConfig(Model):
+    replicas: int = Field(ge=1, le=200)
+    requests: Resources
+    limits: Resources
+
+    def issues(self, key: str) -> Iterator[ConfigIssue]:
+        parsed: dict[tuple[str, str], Any] = {}
+        for kind, resources in (("requests", self.requests), ("limits", self.limits)):
+            for resource in ("cpu", "memory"):
+                text = getattr(resources, resource)
+                try:
+                    parsed[kind, resource] = quantity.parse(text)
+                except ValueError as exc:
+                    yield ConfigIssue(f"{key}.{kind}.{resource}", text, str(exc))
+        for resource in ("cpu", "memory"):
+            both = ("requests", resource) in parsed and ("limits", resource) in parsed
+            if both and parsed["requests", resource] > parsed["limits", resource]:
+                yield ConfigIssue(
+                    f"{key}.requests.{resource}",
+                    getattr(self.requests, resource),
+                    f"must not exceed limits.{resource} ({getattr(self.limits, resource)})",
+                )
+
+
+class ApiConfig(WorkloadConfig):
+    min_replicas: int = Field(default=3, ge=1)
+    max_replicas: int = Field(default=20, ge=1)
+    uploads_volume_gib: int = Field(default=20, ge=1, le=16384)
+
+    def issues(self, key: str) -> Iterator[ConfigIssue]:
+        yield from super().issues(key)
+        if not self.min_replicas <= self.replicas <= self.max_replicas:
+            yield ConfigIssue(
+                f"{key}.replicas",
+                {"minReplicas": self.min_replicas, "replicas": self.replicas, "maxReplicas": self.max_replicas},
+                "minReplicas <= replicas <= maxReplicas must hold (the HPA owns the count after the first deploy)",
+            )
+
+
+class WorkerConfig(WorkloadConfig):
+    node_group: str
+    """The node group (a key of the AWS layer's nodeGroups) the workers run on: they select its labels and
+    tolerate its taints, which reach this layer as the AWS layer's `nodeGroups` output."""
+    concurrency: int = Field(default=3, ge=1, le=100)
+    rate_limit: int = Field(default=50, ge=1)
+
+
+class WorkloadsConfig(Model):
+    image_registry: str
+    """Where the service's images live, e.g. 111122223333.dkr.ecr.eu-west-1.amazonaws.com/philosophy."""
+    image_tag: str
+    log_level: LogLevel = LogLevel.INFO
+    custom_metrics: CustomMetrics = CustomMetrics.OFF
+    api: ApiConfig
+    websocket: WorkloadConfig
+    worker: WorkerConfig
+
+    def issues(self) -> Iterator[ConfigIssue]:
+        if not _IMAGE_REGISTRY.fullmatch(self.image_registry):
+            yield ConfigIssue(
+                "workloads.imageRegistry",
+                self.image_registry,
+                "must be a registry host and path without a tag, e.g. 111122223333.dkr.ecr.eu-west-1.amazonaws.com/app",
+            )
+        if self.image_tag == "latest" or not _IMAGE_TAG.fullmatch(self.image_tag):
+            yield ConfigIssue(
+                "workloads.imageTag",
+                self.image_tag,
+                "must be a pinned image tag (letters, digits, '.', '_', '-'; never 'latest')",
+            )
+        yield from self.api.issues("workloads.api")
+        yield from self.websocket.issues("workloads.websocket")
+        yield from self.worker.issues("workloads.worker")
+        if not _NODE_GROUP_KEY.fullmatch(self.worker.node_group):
+            yield ConfigIssue(
+                "workloads.worker.nodeGroup",
+                self.worker.node_group,
+                "must be a key of the AWS layer's nodeGroups (1-31 lowercase letters, digits or dashes)",
+            )

@@ -1,0 +1,14 @@
+"""The service's fixed names, which both layers must agree on: the AWS layer trusts these service accounts
+in its IRSA roles and opens these ports in its security groups; the Kubernetes layer creates them."""
+
+from __future__ import annotations
+
+APP_NAMESPACE = "philosophy-app"
+API, WEBSOCKET, WORKER = "philosophy-api", "philosophy-websocket", "claude-worker"
+# The service account the namespace's SecretStore signs in as (External Secrets Operator, IRSA).
+SECRET_READER = "secrets-reader"
+# Service accounts that get an AWS role, and nothing else does: the websocket has no AWS access.
+SERVICE_ACCOUNTS_WITH_ROLES = (SECRET_READER, API, WORKER)
+
+DATABASE_PORT = 5432
+CACHE_PORT = 6379
