@@ -19,6 +19,8 @@ from philosophy_infra.service import API, SECRET_READER, WORKER
 
 config = load_kubernetes_config()
 aws_layer = AwsLayerOutputs(config.aws_layer.stack_name(pulumi.get_stack()))
+# Checked against the AWS layer's node groups before anything is registered.
+worker_nodes = aws_layer.node_group_placement(config.workloads.worker.node_group, "workloads.worker.nodeGroup")
 
 provider = k8s.Provider("cluster", kubeconfig=aws_layer.kubeconfig, enable_server_side_apply=True)
 on_cluster = pulumi.ResourceOptions(provider=provider)
@@ -28,7 +30,6 @@ storage = StorageClasses(
 )
 services = ClusterServices("services", ClusterServicesArgs(provider=provider), opts=on_cluster)
 
-worker_nodes = aws_layer.node_group_placement(config.workloads.worker.node_group, "workloads.worker.nodeGroup")
 app = PhilosophyApp(
     "app",
     PhilosophyAppArgs(
@@ -51,8 +52,8 @@ app = PhilosophyApp(
         assets_bucket_name=aws_layer.text("assetsBucketName"),
         role_arns={account: aws_layer.role_arn(account) for account in (SECRET_READER, API, WORKER)},
         vpc_cidr=aws_layer.text("vpcCidr"),
-        worker_node_labels=worker_nodes.apply(lambda p: p["nodeSelector"]),
-        worker_tolerations=worker_nodes.apply(lambda p: p["tolerations"]),
+        worker_node_labels=worker_nodes["nodeSelector"],
+        worker_tolerations=worker_nodes["tolerations"],
         uploads_storage_class=storage.scratch_class,
         after=[storage.scratch, services.external_secrets, services.vpa],
     ),

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import pulumi
+from pulumi.runtime.sync_await import _sync_await
 
 from philosophy_infra.config.base import KUBERNETES_NAMESPACE, ConfigIssue, DataProtection, StackConfigError
 
@@ -38,22 +39,29 @@ class AwsLayerOutputs:
     def role_arn(self, service_account: str) -> pulumi.Output[str]:
         return self.get("serviceAccountRoleArns").apply(lambda arns: _required(arns, service_account, self))
 
-    def node_group_placement(self, node_group: str, config_key: str) -> pulumi.Output[Mapping[str, Any]]:
+    def value_now(self, name: str) -> Any:
+        """A non-secret output's value, now, while the program is still deciding what to register: for the
+        checks that must fail before any resource exists. The SDK's own synchronous invokes wait the same way.
+        """
+        details = _sync_await(self.reference.get_output_details(name))
+        if details.value is None:
+            raise pulumi.RunError(f"the AWS layer ({self.stack_name}) exports no plain output {name!r}")
+        return details.value
+
+    def node_group_placement(self, node_group: str, config_key: str) -> Mapping[str, Any]:
         """The labels to select and the tolerations to carry for `node_group`, a key of the AWS layer's
-        nodeGroups. A group that does not exist, or has no labels to select, is a config error of this layer."""
-
-        def placement(groups: Mapping[str, Any]) -> Mapping[str, Any]:
-            problem = None
-            if node_group not in groups:
-                problem = f"the AWS layer ({self.stack_name}) has no such node group; it has: {', '.join(groups)}"
-            elif not groups[node_group].get("nodeSelector"):
-                problem = "that node group has no labels for the workers to select"
-            if problem:
-                issue = ConfigIssue(config_key, node_group, problem, namespace=KUBERNETES_NAMESPACE)
-                raise StackConfigError(pulumi.get_stack(), [issue])
-            return cast(Mapping[str, Any], groups[node_group])
-
-        return self.get("nodeGroups").apply(placement)
+        nodeGroups. A group that does not exist, or has no labels to select, is a config error of this layer,
+        raised before any resource is registered."""
+        groups: Mapping[str, Any] = self.value_now("nodeGroups")
+        problem = None
+        if node_group not in groups:
+            problem = f"the AWS layer ({self.stack_name}) has no such node group; it has: {', '.join(sorted(groups))}"
+        elif not groups[node_group].get("nodeSelector"):
+            problem = "that node group has no labels for the workers to select"
+        if problem:
+            issue = ConfigIssue(config_key, node_group, problem, namespace=KUBERNETES_NAMESPACE)
+            raise StackConfigError(pulumi.get_stack(), [issue])
+        return cast(Mapping[str, Any], groups[node_group])
 
     def port(self, name: str) -> pulumi.Output[int]:
         # Numbers cross a StackReference as JSON numbers, which Python reads as floats.

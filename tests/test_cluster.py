@@ -196,8 +196,7 @@ def test_default_storage_class_is_encrypted_gp3(prod_plan: Plan, staging_plan: P
     # Retained in the protected stack, as the AWS layer's dataProtection says (read through the StackReference).
     assert sc.inputs["reclaimPolicy"] == "Retain"
     assert (
-        staging_plan.one("kubernetes:storage.k8s.io/v1:StorageClass", "storage-gp3").inputs["reclaimPolicy"]
-        == "Delete"
+        staging_plan.one("kubernetes:storage.k8s.io/v1:StorageClass", "storage-gp3").inputs["reclaimPolicy"] == "Delete"
     )
 
 

@@ -90,8 +90,7 @@ def _both(*mutations: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, A
 
 
 NET, ASSETS, CLUSTER, GROUPS, DB, CACHE, RUNNER = (
-    f"philosophy-infra:{k}"
-    for k in ("network", "assets", "cluster", "nodeGroups", "database", "cache", "deployRunner")
+    f"philosophy-infra:{k}" for k in ("network", "assets", "cluster", "nodeGroups", "database", "cache", "deployRunner")
 )
 APP, AWS_LAYER = "philosophy-kubernetes:workloads", "philosophy-kubernetes:awsLayer"
 

@@ -1,0 +1,193 @@
+"""The deploy runner: a CodeBuild-hosted GitHub Actions runner in the private subnets, the one thing always
+admitted to the private Kubernetes API, whose role can deploy the Kubernetes layer and do nothing else."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.aws.delivery.deploy_runner import runner_policy
+from philosophy_infra.config.runner import DeployRunnerConfig
+from philosophy_infra.plan import Plan, RecordedResource
+from tests.conftest import AWS, encode, raw_config, run_stack, stack_yaml
+
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+
+def runner_settings(stack: str = "prod") -> dict[str, Any]:
+    settings: dict[str, Any] = stack_yaml(stack)["config"]["philosophy-infra:deployRunner"]
+    return settings
+
+
+def api_rules(plan: Plan) -> list[RecordedResource]:
+    cluster_sg = plan.outputs["clusterSecurityGroupId"]
+    return [r for r in plan.of_type(INGRESS) if r.inputs["securityGroupId"] == cluster_sg]
+
+
+def test_the_runner_is_a_codebuild_project_in_the_private_subnets(prod_plan: Plan) -> None:
+    project = prod_plan.one("aws:codebuild/project:Project").inputs
+    settings = runner_settings()
+    assert project["name"] == "philosophy-prod-deploy-runner"
+    assert project["vpcConfig"]["vpcId"] == prod_plan.outputs["vpcId"]
+    assert project["vpcConfig"]["subnets"] == prod_plan.outputs["privateSubnetIds"]
+    assert project["vpcConfig"]["securityGroupIds"] == [prod_plan.outputs["deployRunnerSecurityGroupId"]]
+    assert project["source"] == {
+        "type": "GITHUB",
+        "location": f"https://github.com/{settings['githubRepository']}.git",
+        "auth": {"type": "CODECONNECTIONS", "resource": settings["githubConnectionArn"]},
+    }
+    assert project["environment"]["computeType"] == settings["computeType"]
+    assert project["environment"]["privilegedMode"] is False
+    assert project["environment"]["image"].startswith("aws/codebuild/amazonlinux-x86_64-standard:")
+    assert project["artifacts"] == {"type": "NO_ARTIFACTS"}
+    logs = project["logsConfig"]["cloudwatchLogs"]
+    assert logs["status"] == "ENABLED" and logs["groupName"] == "/aws/codebuild/philosophy-prod-deploy-runner"
+    assert prod_plan.outputs["deployRunnerRunsOn"] == (
+        "codebuild-philosophy-prod-deploy-runner-${{ github.run_id }}-${{ github.run_attempt }}"
+    )
+
+
+def test_the_webhook_starts_a_runner_for_queued_workflow_jobs_only(prod_plan: Plan) -> None:
+    webhook = prod_plan.one("aws:codebuild/webhook:Webhook").inputs
+    assert webhook["buildType"] == "BUILD"
+    assert webhook["filterGroups"] == [{"filters": [{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}]}]
+    assert webhook["projectName"] == "philosophy-prod-deploy-runner"
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_the_runners_security_group_is_the_source_of_a_443_rule_on_the_cluster_security_group(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    plan: Plan = request.getfixturevalue(f"{stack}_plan").layer(AWS)
+    runner_sg = plan.outputs["deployRunnerSecurityGroupId"]
+    [rule] = [r.inputs for r in api_rules(plan) if r.inputs.get("referencedSecurityGroupId") == runner_sg]
+    assert (rule["ipProtocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 443, 443)
+    # The stack files admit no one else: nothing else reaches the API.
+    assert len(api_rules(plan)) == 1
+    assert not [r for r in plan.of_type(INGRESS) if r.inputs.get("cidrIpv4") == "0.0.0.0/0"]
+
+
+def test_the_runner_opens_only_https_outward(prod_plan: Plan) -> None:
+    runner_sg = prod_plan.outputs["deployRunnerSecurityGroupId"]
+    egress = [
+        r.inputs
+        for r in prod_plan.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == runner_sg
+    ]
+    assert [(e["ipProtocol"], e["fromPort"], e["toPort"]) for e in egress] == [("tcp", 443, 443)]
+    assert not [r for r in prod_plan.of_type(INGRESS) if r.inputs["securityGroupId"] == runner_sg]
+
+
+def test_api_access_sources_from_config_become_443_rules() -> None:
+    raw = raw_config("staging")
+    raw["philosophy-infra:cluster"]["apiAccess"] = {
+        "securityGroupIds": ["sg-0123456789abcdef0"],
+        "cidrs": ["10.100.0.0/22", "192.168.10.0/24"],
+    }
+    plan = run_stack("staging", encode(raw), layers=(AWS,))
+    rules = api_rules(plan)
+    assert {r.inputs.get("referencedSecurityGroupId") for r in rules} >= {"sg-0123456789abcdef0"}
+    assert sorted(r.inputs["cidrIpv4"] for r in rules if r.inputs.get("cidrIpv4")) == [
+        "10.100.0.0/22",
+        "192.168.10.0/24",
+    ]
+    assert all((r.inputs["fromPort"], r.inputs["toPort"], r.inputs["ipProtocol"]) == (443, 443, "tcp") for r in rules)
+    assert len(rules) == 4  # the runner, one security group, two networks
+
+
+def test_the_runner_role_is_a_cluster_admin_through_an_access_entry(prod_plan: Plan) -> None:
+    role_arn = prod_plan.outputs["deployRunnerRoleArn"]
+    entries = [r.inputs for r in prod_plan.of_type("aws:eks/accessEntry:AccessEntry")]
+    assert [e for e in entries if e["principalArn"] == role_arn and e["type"] == "STANDARD"]
+    [association] = prod_plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert association.inputs["principalArn"] == role_arn
+    assert association.inputs["clusterName"] == "philosophy-prod"
+    assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    assert association.inputs["accessScope"] == {"type": "cluster"}
+    entry = prod_plan.one("aws:eks/accessEntry:AccessEntry", "deploy-runner-access-entry")
+    assert entry.urn in association.dependencies
+
+
+def test_only_codebuild_of_this_account_assumes_the_runner_role(prod_plan: Plan) -> None:
+    role = prod_plan.one("aws:iam/role:Role", "deploy-runner-role")
+    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"Service": "codebuild.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def statements(plan: Plan) -> dict[str, dict[str, Any]]:
+    policy = json.loads(plan.one("aws:iam/rolePolicy:RolePolicy", "deploy-runner-policy").inputs["policy"])
+    return {st["Sid"]: st for st in policy["Statement"]}
+
+
+def test_the_runner_may_touch_only_its_state_logs_network_interfaces_and_connection(prod_plan: Plan) -> None:
+    found = statements(prod_plan)
+    settings = runner_settings()
+    bucket = f"arn:aws:s3:::{settings['stateBucket']}"
+    assert found["ReadAwsLayerState"]["Action"] == "s3:GetObject"
+    assert found["ReadAwsLayerState"]["Resource"] == [
+        f"{bucket}/.pulumi/meta.yaml",
+        f"{bucket}/.pulumi/stacks/philosophy-infra/prod.*",
+    ]
+    assert sorted(found["WriteKubernetesLayerState"]["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert found["WriteKubernetesLayerState"]["Resource"] == [
+        f"{bucket}/.pulumi/stacks/philosophy-kubernetes/prod.*",
+        f"{bucket}/.pulumi/history/philosophy-kubernetes/prod/*",
+        f"{bucket}/.pulumi/backups/philosophy-kubernetes/prod/*",
+        f"{bucket}/.pulumi/locks/organization/philosophy-kubernetes/prod/*",
+    ]
+    assert found["ListState"]["Condition"] == {"StringLike": {"s3:prefix": [".pulumi/*"]}}
+    assert found["StackSecrets"]["Resource"] == settings["stateSecretsKeyArn"]
+    assert found["GitHubConnection"]["Resource"] == settings["githubConnectionArn"]
+    eni = found["VpcNetworkInterfacePermission"]
+    assert eni["Condition"]["StringEquals"] == {"ec2:AuthorizedService": "codebuild.amazonaws.com"}
+    subnets = prod_plan.outputs["privateSubnetIds"]
+    assert eni["Condition"]["ArnEquals"]["ec2:Subnet"] == [
+        f"arn:aws:ec2:eu-west-1:123456789012:subnet/{s}" for s in subnets
+    ]
+    # "*" only where AWS's documented CodeBuild-in-a-VPC policy has it (Describe and ENI calls).
+    wildcard = {sid for sid, st in found.items() if st["Resource"] == "*"}
+    assert wildcard == {"VpcNetworkInterfaces"}
+    actions = [a for st in found.values() for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])]
+    assert not [a for a in actions if a.endswith("*")]
+    assert not [a for a in actions if a.startswith(("iam:", "eks:", "rds:", "sts:"))]
+
+
+def test_a_state_prefix_and_no_secrets_key_shape_the_policy() -> None:
+    settings = DeployRunnerConfig.model_validate(
+        {
+            "githubRepository": "acme/philosophy-infra",
+            "githubConnectionArn": "arn:aws:codeconnections:eu-west-1:210987654321:connection/"
+            "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+            "stateBucket": "acme-state",
+            "statePrefix": "pulumi/platform",
+        }
+    )
+    policy = json.loads(
+        runner_policy(
+            partition="aws",
+            region="eu-west-1",
+            account="210987654321",
+            log_group_arn="arn:aws:logs:eu-west-1:210987654321:log-group:/aws/codebuild/x",
+            subnet_ids=["subnet-1"],
+            settings=settings,
+            stack="staging",
+            aws_project="philosophy-infra",
+            kubernetes_project="philosophy-kubernetes",
+        )
+    )
+    found = {st["Sid"]: st for st in policy["Statement"]}
+    assert "StackSecrets" not in found
+    assert found["ListState"]["Condition"] == {"StringLike": {"s3:prefix": ["pulumi/platform/.pulumi/*"]}}
+    assert found["ReadAwsLayerState"]["Resource"][1] == (
+        "arn:aws:s3:::acme-state/pulumi/platform/.pulumi/stacks/philosophy-infra/staging.*"
+    )
+
+
+def test_the_runner_logs_are_encrypted_and_kept_as_configured(prod_plan: Plan) -> None:
+    group = prod_plan.one("aws:cloudwatch/logGroup:LogGroup", "deploy-runner-logs").inputs
+    assert group["name"] == "/aws/codebuild/philosophy-prod-deploy-runner"
+    assert group["retentionInDays"] == runner_settings()["logRetentionDays"]
+    assert group["kmsKeyId"].startswith("arn:aws:kms:")
