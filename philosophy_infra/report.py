@@ -14,14 +14,45 @@ _MAX_VALUE = 48
 
 
 def render(plan: Plan, import_seconds: float | None = None) -> str:
+    """The report of a plan; a plan of several layers shows each layer in turn, in deploy order."""
+    layers = getattr(plan, "layers", None)
+    if not layers:
+        return _render_one(plan, import_seconds)
+    parts = [
+        f"Offline plan of stack {plan.stack}: {len(layers)} layer(s), in deploy order "
+        "(mock runtime: no cloud, no credentials)"
+    ]
+    for layer, layer_plan in layers:
+        parts += ["", f"=== Layer {layer.name.value}: {layer_plan.project}/{layer_plan.stack}", ""]
+        parts.append(_render_one(layer_plan, None, header=False, timing=False))
+    counts = plan.type_counts()
+    parts += ["", f"Resources: {sum(counts.values())} in all"]
+    parts.append(_timing(plan, import_seconds))
+    return "\n".join(parts)
+
+
+def _timing(plan: Plan, import_seconds: float | None) -> str:
+    timing = f"program {plan.seconds:.2f}s"
+    if import_seconds is not None:
+        timing = f"SDK imports {import_seconds:.2f}s, {timing}"
+    return f"\nTime: {timing}"
+
+
+def _render_one(plan: Plan, import_seconds: float | None, *, header: bool = True, timing: bool = True) -> str:
     children: dict[str | None, list[RecordedResource]] = {}
     for r in plan.resources:
         children.setdefault(r.parent, []).append(r)
-    lines = [f"Offline plan of {plan.project}/{plan.stack} (mock runtime: no cloud, no credentials)", ""]
+    lines = (
+        [f"Offline plan of {plan.project}/{plan.stack} (mock runtime: no cloud, no credentials)", ""] if header else []
+    )
 
     def walk(resource: RecordedResource, depth: int) -> None:
         marks = "".join(
-            [" [protected]" if resource.protect else "", " [retain on delete]" if resource.retain_on_delete else ""]
+            [
+                " [protected]" if resource.protect else "",
+                " [retain on delete]" if resource.retain_on_delete else "",
+                " [read]" if resource.read else "",
+            ]
         )
         lines.append(f"{'  ' * depth}{resource.type} {resource.name}{marks}")
         settings = _settings(resource)
@@ -40,10 +71,8 @@ def render(plan: Plan, import_seconds: float | None = None) -> str:
     lines += [f"  {name}: {_short(value, 120)}" for name, value in sorted(plan.outputs.items())]
     for warning in plan.warnings:
         lines.append(f"warning: {warning}")
-    timing = f"program {plan.seconds:.2f}s"
-    if import_seconds is not None:
-        timing = f"SDK imports {import_seconds:.2f}s, {timing}"
-    lines += ["", f"Time: {timing}"]
+    if timing:
+        lines.append(_timing(plan, import_seconds))
     return "\n".join(lines)
 
 
