@@ -129,7 +129,7 @@ def parse_stack_config(model: type[M], *, namespace: str, stack: str, raw: Mappi
         if region and key == "region":
             issues.append(ConfigIssue(key, NOT_SHOWN, f"unknown key: the region is read from {REGION_KEY}"))
             continue
-        section[key] = _decode(value)
+        section[key] = decode_config_value(value)
     if region:
         value = raw.get(REGION_KEY)
         if value is None:
@@ -151,7 +151,7 @@ def _in(namespace: str, issues: list[ConfigIssue]) -> list[ConfigIssue]:
     return [dataclasses.replace(issue, namespace=namespace) for issue in issues]
 
 
-def _decode(value: Any) -> Any:
+def decode_config_value(value: Any) -> Any:
     # Pulumi hands structured config to the program as JSON text; plain scalars stay text for pydantic.
     if isinstance(value, str) and value[:1] in ("{", "["):
         try:

@@ -6,7 +6,6 @@ that a fresh clone plans offline. The offline plan and a real `pulumi preview` w
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
@@ -16,7 +15,7 @@ import pulumi
 from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockMonitor
 
-from philosophy_infra.config.base import ConfigIssue, StackConfigError
+from philosophy_infra.config.base import ConfigIssue, StackConfigError, decode_config_value
 
 # The accounts AWS's documentation uses in examples; no real account has these numbers.
 PLACEHOLDER_ACCOUNTS = ("111122223333", "123456789012", "444455556666", "777788889999")
@@ -47,7 +46,7 @@ def placeholder_issues(raw: Mapping[str, Any], namespaces: tuple[str, ...]) -> l
         namespace, _, key = full_key.partition(":")
         if namespace not in namespaces:
             continue
-        for path, text in _strings(key, _decoded(value)):
+        for path, text in _strings(key, decode_config_value(value)):
             rule = _placeholder_rule(text)
             if rule:
                 found.append(ConfigIssue(path, text, rule, namespace=namespace))
@@ -73,15 +72,6 @@ def _placeholder_rule(text: str) -> str | None:
     if _PLACEHOLDER_OWNER.match(text):
         return "the example GitHub owner: replace it with your organisation"
     return None
-
-
-def _decoded(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
 
 
 def _strings(path: str, value: Any) -> Iterator[tuple[str, str]]:

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
+from components.aws.security.encryption_key import encrypted_log_group
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.cluster import EndpointAccess
 
@@ -54,7 +54,6 @@ class EksCluster(pulumi.ComponentResource):
         super().__init__("philosophy:index:EksCluster", name, None, opts)
         if args.endpoint_access is EndpointAccess.PRIVATE_AND_PUBLIC and not args.public_access_cidrs:
             raise ValueError("a public endpoint needs public_access_cidrs; it is never open to 0.0.0.0/0")
-        child = pulumi.ResourceOptions(parent=self)
         protected = args.data_protection is DataProtection.PROTECTED
 
         secrets_key = aws.kms.Key(
@@ -65,23 +64,17 @@ class EksCluster(pulumi.ComponentResource):
             # Losing this key makes every Kubernetes secret in the cluster unreadable.
             opts=pulumi.ResourceOptions(parent=self, protect=protected),
         )
-        logs_key = EncryptionKey(
-            f"{name}-logs-encryption",
-            EncryptionKeyArgs(
-                description=f"{args.cluster_name}: control-plane logs",
-                alias=f"{args.cluster_name}-control-plane-logs",
-                log_group_prefix=f"/aws/eks/{args.cluster_name}/",
-                data_protection=args.data_protection,
-            ),
-            opts=child,
-        )
         # EKS writes to this exact name; creating it first is how the retention (and the key) get set.
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = encrypted_log_group(
             f"{name}-control-plane-logs",
-            name=f"/aws/eks/{args.cluster_name}/cluster",
-            retention_in_days=args.control_plane_log_retention_days,
-            kms_key_id=logs_key.key_arn,
-            opts=child,
+            key_resource_name=f"{name}-logs-encryption",
+            log_group_name=f"/aws/eks/{args.cluster_name}/cluster",
+            key_scope=f"/aws/eks/{args.cluster_name}/",
+            retention_days=args.control_plane_log_retention_days,
+            description=f"{args.cluster_name}: control-plane logs",
+            alias=f"{args.cluster_name}-control-plane-logs",
+            data_protection=args.data_protection,
+            parent=self,
         )
         public = args.endpoint_access is EndpointAccess.PRIVATE_AND_PUBLIC
         self.cluster = eks.Cluster(

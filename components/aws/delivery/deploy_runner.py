@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.cluster.eks_cluster import CLUSTER_ADMIN_POLICY, allow_api_access
-from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
+from components.aws.security.encryption_key import encrypted_log_group
 from components.aws.security.irsa_role import service_trust_policy
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.runner import DeployRunnerConfig
@@ -96,23 +96,15 @@ class DeployRunner(pulumi.ComponentResource):
             parent=self,
         )
 
-        log_group_name = f"/aws/codebuild/{args.project_name}"
-        logs_key = EncryptionKey(
-            f"{name}-logs-encryption",
-            EncryptionKeyArgs(
-                description=f"{args.project_name}: deploy runner logs",
-                alias=f"{args.project_name}-logs",
-                log_group_prefix=log_group_name,
-                data_protection=args.data_protection,
-            ),
-            opts=child,
-        )
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = encrypted_log_group(
             f"{name}-logs",
-            name=log_group_name,
-            retention_in_days=s.log_retention_days,
-            kms_key_id=logs_key.key_arn,
-            opts=child,
+            key_resource_name=f"{name}-logs-encryption",
+            log_group_name=f"/aws/codebuild/{args.project_name}",
+            retention_days=s.log_retention_days,
+            description=f"{args.project_name}: deploy runner logs",
+            alias=f"{args.project_name}-logs",
+            data_protection=args.data_protection,
+            parent=self,
         )
 
         role = aws.iam.Role(

@@ -10,7 +10,7 @@ from ipaddress import IPv4Network
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
+from components.aws.security.encryption_key import encrypted_log_group
 from components.aws.security.irsa_role import service_trust_policy
 from philosophy_infra import cidr
 from philosophy_infra.config.base import DataProtection
@@ -215,25 +215,17 @@ class Network(pulumi.ComponentResource):
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, tags: dict[str, str]) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        log_group_name = f"/aws/vpc-flow-logs/{args.name_prefix}"
-        key = EncryptionKey(
-            f"{name}-flow-logs-encryption",
-            EncryptionKeyArgs(
-                description=f"{args.name_prefix}: VPC flow logs",
-                alias=f"{args.name_prefix}-flow-logs",
-                log_group_prefix=log_group_name,
-                data_protection=args.data_protection,
-            ),
-            opts=child,
-        )
         # Flow logs record who talked to whom: encrypted with a key whose use CloudTrail shows.
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = encrypted_log_group(
             f"{name}-flow-logs",
-            name=log_group_name,
-            retention_in_days=args.flow_log_retention_days,
-            kms_key_id=key.key_arn,
+            key_resource_name=f"{name}-flow-logs-encryption",
+            log_group_name=f"/aws/vpc-flow-logs/{args.name_prefix}",
+            retention_days=args.flow_log_retention_days,
+            description=f"{args.name_prefix}: VPC flow logs",
+            alias=f"{args.name_prefix}-flow-logs",
+            data_protection=args.data_protection,
+            parent=self,
             tags=tags,
-            opts=child,
         )
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         role = aws.iam.Role(

@@ -56,6 +56,41 @@ class EncryptionKey(pulumi.ComponentResource):
         self.register_outputs({"keyArn": self.key_arn})
 
 
+def encrypted_log_group(
+    resource_name: str,
+    *,
+    key_resource_name: str,
+    log_group_name: str,
+    retention_days: int,
+    description: str,
+    alias: str,
+    data_protection: DataProtection,
+    parent: pulumi.Resource,
+    key_scope: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> aws.cloudwatch.LogGroup:
+    """A log group created before whatever writes to it (so it has a retention), encrypted with its own key,
+    which CloudWatch Logs may use for the log groups under `key_scope` (default: this one) only."""
+    key = EncryptionKey(
+        key_resource_name,
+        EncryptionKeyArgs(
+            description=description,
+            alias=alias,
+            log_group_prefix=key_scope or log_group_name,
+            data_protection=data_protection,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return aws.cloudwatch.LogGroup(
+        resource_name,
+        name=log_group_name,
+        retention_in_days=retention_days,
+        kms_key_id=key.key_arn,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 def account_key_policy(partition: str, account: str, logs: tuple[str, str] | None = None) -> str:
     """The account administers the key through IAM (the KMS default, written down); services use grants.
 
