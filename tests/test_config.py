@@ -283,6 +283,11 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         f"{RUNNER}.statePrefix",
         "relative S3 key prefix",
     ),
+    "runner secrets key given as an alias": (
+        _put(RUNNER, "stateSecretsKeyArn", value="arn:aws:kms:eu-west-1:210987654321:alias/philosophy-pulumi"),
+        f"{RUNNER}.stateSecretsKeyArn",
+        "an alias ARN grants nothing",
+    ),
     "runner compute type unknown": (
         _put(RUNNER, "computeType", value="BUILD_GENERAL1_HUGE"),
         f"{RUNNER}.computeType",

@@ -52,8 +52,36 @@ def test_the_runner_is_a_codebuild_project_in_the_private_subnets(prod_plan: Pla
 def test_the_webhook_starts_a_runner_for_queued_workflow_jobs_only(prod_plan: Plan) -> None:
     webhook = prod_plan.one("aws:codebuild/webhook:Webhook").inputs
     assert webhook["buildType"] == "BUILD"
-    assert webhook["filterGroups"] == [{"filters": [{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}]}]
+    assert webhook["filterGroups"] == [
+        {
+            "filters": [
+                {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"},
+                {"type": "WORKFLOW_NAME", "pattern": "^(deploy)$"},
+            ]
+        }
+    ]
     assert webhook["projectName"] == "philosophy-prod-deploy-runner"
+
+
+@pytest.mark.parametrize(
+    ("names", "matches", "refuses"),
+    [
+        (["deploy"], ["deploy"], ["deploy-x", "my deploy", "Deploy", ""]),
+        (
+            ["deploy", "preview (kubernetes)"],
+            ["deploy", "preview (kubernetes)"],
+            ["preview (kubernetesX)", "preview k"],
+        ),
+    ],
+)
+def test_only_the_named_workflows_match_the_webhook(names: list[str], matches: list[str], refuses: list[str]) -> None:
+    import re
+
+    from components.aws.delivery.deploy_runner import workflow_name_pattern
+
+    pattern = re.compile(workflow_name_pattern(names))
+    assert all(pattern.search(n) for n in matches)
+    assert not any(pattern.search(n) for n in refuses)
 
 
 @pytest.mark.parametrize("stack", ["prod", "staging"])
@@ -138,7 +166,7 @@ def test_the_runner_may_touch_only_its_state_logs_network_interfaces_and_connect
         f"{bucket}/.pulumi/backups/philosophy-kubernetes/prod/*",
         f"{bucket}/.pulumi/locks/organization/philosophy-kubernetes/prod/*",
     ]
-    assert found["ListState"]["Condition"] == {"StringLike": {"s3:prefix": [".pulumi/*"]}}
+    assert found["ListState"]["Resource"] == bucket and "Condition" not in found["ListState"]
     assert found["StackSecrets"]["Resource"] == settings["stateSecretsKeyArn"]
     assert found["GitHubConnection"]["Resource"] == settings["githubConnectionArn"]
     eni = found["VpcNetworkInterfacePermission"]
@@ -180,7 +208,6 @@ def test_a_state_prefix_and_no_secrets_key_shape_the_policy() -> None:
     )
     found = {st["Sid"]: st for st in policy["Statement"]}
     assert "StackSecrets" not in found
-    assert found["ListState"]["Condition"] == {"StringLike": {"s3:prefix": ["pulumi/platform/.pulumi/*"]}}
     assert found["ReadAwsLayerState"]["Resource"][1] == (
         "arn:aws:s3:::acme-state/pulumi/platform/.pulumi/stacks/philosophy-infra/staging.*"
     )

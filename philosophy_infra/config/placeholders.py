@@ -7,11 +7,12 @@ that a fresh clone plans offline. The offline plan and a real `pulumi preview` w
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from enum import StrEnum
 from typing import Any
 
 import pulumi
+from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockMonitor
 
@@ -39,12 +40,15 @@ def run_mode() -> RunMode:
     return RunMode.PREVIEW if settings.is_dry_run() else RunMode.UPDATE
 
 
-def placeholder_issues(raw: Mapping[str, Any], namespaces: tuple[str, ...]) -> list[ConfigIssue]:
-    """Every config value (at any depth) that is one of the examples, by full key."""
+def placeholder_issues(
+    raw: Mapping[str, Any], namespaces: tuple[str, ...], secret_keys: Collection[str] = ()
+) -> list[ConfigIssue]:
+    """Every config value (at any depth) that is one of the examples, by full key. Secret values are never
+    looked at: a warning would print them."""
     found: list[ConfigIssue] = []
     for full_key, value in sorted(raw.items()):
         namespace, _, key = full_key.partition(":")
-        if namespace not in namespaces:
+        if namespace not in namespaces or full_key in secret_keys:
             continue
         for path, text in _strings(key, decode_config_value(value)):
             rule = _placeholder_rule(text)
@@ -55,7 +59,8 @@ def placeholder_issues(raw: Mapping[str, Any], namespaces: tuple[str, ...]) -> l
 
 def check_placeholders(stack: str, raw: Mapping[str, Any], namespaces: tuple[str, ...], mode: RunMode) -> None:
     """Refuse placeholders in a real update; warn about them otherwise."""
-    found = placeholder_issues(raw, namespaces)
+    secret_keys = {key for key in raw if runtime_config.is_config_secret(key)}
+    found = placeholder_issues(raw, namespaces, secret_keys)
     if not found:
         return
     if mode is RunMode.UPDATE:

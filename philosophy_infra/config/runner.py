@@ -15,7 +15,9 @@ _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9.
 _CONNECTION_ARN = re.compile(
     r"^arn:aws(-[a-z]+)*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$"
 )
-_KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key/[0-9a-f-]{36}|alias/[A-Za-z0-9/_-]+)$")
+# A key ARN, not an alias ARN: the value is an IAM Resource, and a grant on an alias ARN authorises nothing on
+# the key behind it.
+_KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:key/(mrk-)?[0-9a-f-]{32,36}$")
 # S3 bucket naming rules (general purpose buckets).
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _PREFIX = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)*[A-Za-z0-9!_.*'()-]*$")
@@ -43,6 +45,10 @@ class DeployRunnerConfig(Model):
     state_secrets_key_arn: str | None = None
     """The KMS key of the stacks' `awskms://` secrets provider: the runner decrypts the AWS layer's secret
     outputs (the kubeconfig) and encrypts its own stack's secrets with it."""
+    workflow_names: list[str] = Field(default_factory=lambda: ["deploy"], min_length=1)
+    """The workflows (their `name:`) whose queued jobs start a runner. The runner is a cluster admin, so any
+    other workflow of the repository, and any branch's copy of these, must not get one: name only the
+    deploy workflow, which runs on main behind a GitHub environment."""
     compute_type: RunnerCompute = RunnerCompute.MEDIUM
     build_timeout_minutes: int = Field(default=60, ge=5, le=480)
     log_retention_days: int = 90
@@ -74,8 +80,13 @@ class DeployRunnerConfig(Model):
             yield ConfigIssue(
                 "deployRunner.stateSecretsKeyArn",
                 self.state_secrets_key_arn,
-                "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+                "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias ARN grants nothing in IAM",
             )
+        for i, workflow in enumerate(self.workflow_names):
+            if not workflow.strip() or len(workflow) > 200:
+                yield ConfigIssue(
+                    f"deployRunner.workflowNames[{i}]", workflow, "must be a workflow's name (1-200 characters)"
+                )
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             yield ConfigIssue(
                 "deployRunner.logRetentionDays", self.log_retention_days, "must be a CloudWatch Logs retention value"

@@ -17,6 +17,7 @@ rights, does not run here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -164,8 +165,15 @@ class DeployRunner(pulumi.ComponentResource):
             f"{name}-webhook",
             project_name=project.name,
             build_type="BUILD",
-            # A runner for each queued job of this repository's workflows, nothing else.
-            filter_groups=[{"filters": [{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}]}],
+            # A runner for each queued job of the named workflows of this repository, nothing else.
+            filter_groups=[
+                {
+                    "filters": [
+                        {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"},
+                        {"type": "WORKFLOW_NAME", "pattern": workflow_name_pattern(s.workflow_names)},
+                    ]
+                }
+            ],
             opts=pulumi.ResourceOptions(parent=project),
         )
 
@@ -197,6 +205,11 @@ class DeployRunner(pulumi.ComponentResource):
                 "runsOn": self.runs_on,
             }
         )
+
+
+def workflow_name_pattern(names: Sequence[str]) -> str:
+    """The webhook's regular expression: exactly these workflow names."""
+    return "^(" + "|".join(re.escape(n) for n in names) + ")$"
 
 
 def runner_policy(
@@ -261,13 +274,10 @@ def runner_policy(
             "Action": ["codeconnections:GetConnectionToken", "codeconnections:GetConnection"],
             "Resource": settings.github_connection_arn,
         },
-        {
-            "Sid": "ListState",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": bucket,
-            "Condition": {"StringLike": {"s3:prefix": [f"{root}.pulumi/*"]}},
-        },
+        # Unconditioned: Pulumi reads keys that may not exist (a new stack's checkpoint, `.pulumi-tags`), and
+        # S3 answers 404 for those only to a caller that may list the bucket; a conditioned grant would not
+        # count for a GetObject, which carries no s3:prefix, and the 403 would fail the run.
+        {"Sid": "ListState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
         {
             "Sid": "ReadAwsLayerState",
             "Effect": "Allow",
