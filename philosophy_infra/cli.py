@@ -101,8 +101,25 @@ _SDK_ALIASES = {"aws": "pulumi_aws", "eks": "pulumi_eks", "k8s": "pulumi_kuberne
 _SDK_USE = re.compile(r"\b(aws|eks|k8s|random)\.((?:[a-z0-9_]+\.)*)([A-Z]\w*)\b")
 
 
+def preload_program_imports(root: Path) -> None:
+    """Import what every layer's program uses, as `plan` does before it runs them: once, for a process that
+    plans many times (the test session)."""
+    from philosophy_infra.layers import DEPLOY_ORDER, LAYERS
+
+    for layer in DEPLOY_ORDER:
+        _preload_program_imports(LAYERS[layer].directory(root) / "__main__.py")
+
+
 def _preload_program_imports(main_py: Path) -> None:
-    """Import what __main__.py and the components use before the clock of the program itself starts."""
+    """Import what __main__.py and the components use before the clock of the program itself starts, with the
+    garbage collector paused and the result frozen (see philosophy_infra.speed)."""
+    from philosophy_infra.speed import frozen_imports
+
+    with frozen_imports():
+        _import_what_is_used(main_py)
+
+
+def _import_what_is_used(main_py: Path) -> None:
     components = Path(__file__).resolve().parent.parent / "components"
     sources = [main_py, *sorted(components.rglob("*.py"))] if main_py.is_file() else []
     for source in sources:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from philosophy_infra.cli import preload_program_imports
 from philosophy_infra.layers import DEPLOY_ORDER, LAYERS, LayerName
 from philosophy_infra.plan import Plan, run_program
 from philosophy_infra.project import StackFile, read_stack_file
@@ -54,6 +55,13 @@ def raw_config(stack: str, layer: LayerName = AWS) -> dict[str, Any]:
 
 def encode(raw: dict[str, Any]) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sdks_imported_once() -> None:
+    """The SDK modules every layer's program uses, imported once per session with the garbage collector paused,
+    then frozen: the session's collections never traverse them again (see philosophy_infra.speed)."""
+    preload_program_imports(ROOT)
 
 
 @pytest.fixture

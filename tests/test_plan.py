@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
@@ -13,6 +15,7 @@ import pulumi
 import pytest
 import yaml
 
+from philosophy_infra import cli
 from philosophy_infra.plan import SECRET, Plan
 from tests.conftest import ROOT, run, run_stack
 
@@ -58,12 +61,24 @@ def test_invalid_config_registers_nothing(prod_plan: Plan) -> None:
 
 
 def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it: its own process, exit code and streams."""
     return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def cli_in_process(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`cli.main(args)` in this process (the SDKs are already imported), run from `cwd`, with what it prints
+    captured; `sys.path` (which a plan of another checkout extends) is restored afterwards."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        patch.chdir(cwd)
+        patch.setattr(sys, "path", list(sys.path))
+        code = cli.main(list(args))
+    return subprocess.CompletedProcess([*CLI, *args], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
 def prod_json() -> dict[str, Any]:
-    result = _cli("plan", "--stack", "prod", "--json", "-", "--quiet")
+    result = cli_in_process("plan", "--stack", "prod", "--json", "-", "--quiet")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -109,7 +124,7 @@ def test_prod_json_carries_the_seed_network(prod_json: dict[str, Any]) -> None:
 
 
 def test_human_report_shows_tree_counts_outputs_and_time() -> None:
-    result = _cli("plan", "--stack", "staging")
+    result = cli_in_process("plan", "--stack", "staging")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "philosophy:index:Network network" in out and "  aws:ec2/vpc:Vpc network-vpc" in out
@@ -130,7 +145,7 @@ def test_broken_cidr_in_a_stack_file_exits_2_naming_it(tmp_path: Path) -> None:
     stack = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     stack["config"]["philosophy-infra:network"]["privateSubnets"][1] = "10.0.2.0/33"
     (tmp_path / "Pulumi.broken.yaml").write_text(yaml.safe_dump(stack))
-    result = _cli("plan", "--stack", "broken", "--project-dir", str(tmp_path))
+    result = cli_in_process("plan", "--stack", "broken", "--project-dir", str(tmp_path))
     assert result.returncode == 2, result.stderr
     assert "philosophy-infra:network.privateSubnets[1]" in result.stderr and "10.0.2.0/33" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from philosophy_infra import cli
 from philosophy_infra.manifests import kubernetes_objects
 from philosophy_infra.plan import Plan
 from tests.conftest import KUBERNETES, ROOT, encode, raw_config, run_stack, stack_plan, stack_yaml
@@ -58,15 +57,12 @@ def test_every_object_is_valid_for_the_clusters_kubernetes_version(stack: str, r
     assert not [o for o in objects(plan) if o["kind"] == "Secret"], "secrets come from External Secrets, never Pulumi"
 
 
-def test_the_cli_writes_the_manifests_as_yaml(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "philosophy_infra", "plan", "--stack", "prod", "--manifests", str(tmp_path), "--quiet"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+def test_the_cli_writes_the_manifests_as_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    code = cli.main(["plan", "--stack", "prod", "--manifests", str(tmp_path), "--quiet"])
+    assert code == 0, capsys.readouterr().err
     files = sorted(tmp_path.glob("*.yaml"))
     kinds = {yaml.safe_load(f.read_text())["kind"] for f in files}
     assert {"Namespace", "ConfigMap", "ExternalSecret", "Deployment", "Service", "HorizontalPodAutoscaler"} <= kinds
@@ -121,7 +117,9 @@ def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan)
 
 
 def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -> None:
-    policy = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-secrets-reader-inline").inputs["policy"])
+    policy = json.loads(
+        prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-secrets-reader-inline").inputs["policy"]
+    )
     read = next(st for st in policy["Statement"] if st["Sid"] == "ReadTheServiceSecrets")
     out = prod_plan.outputs
     assert set(read["Resource"]) == {
@@ -140,7 +138,9 @@ def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -
     assert reader["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
     release = prod_plan.one("kubernetes:helm.sh/v3:Release", "services-external-secrets").inputs
     assert release["version"] and "annotations" not in release["values"]["serviceAccount"]
-    trust = json.loads(prod_plan.one("aws:iam/role:Role", "workload-roles-secrets-reader-role").inputs["assumeRolePolicy"])
+    trust = json.loads(
+        prod_plan.one("aws:iam/role:Role", "workload-roles-secrets-reader-role").inputs["assumeRolePolicy"]
+    )
     assert (
         "system:serviceaccount:philosophy-app:secrets-reader"
         in trust["Statement"][0]["Condition"]["StringEquals"].values()
@@ -257,17 +257,23 @@ def test_services_and_service_accounts(prod_plan: Plan) -> None:
 
 
 def test_irsa_roles_are_scoped_to_what_each_workload_needs(prod_plan: Plan) -> None:
-    api = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-philosophy-api-inline").inputs["policy"])
+    api = json.loads(
+        prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-philosophy-api-inline").inputs["policy"]
+    )
     bucket = prod_plan.outputs["assetsBucketArn"]
     assert {r for st in api["Statement"] for r in [st["Resource"]] if isinstance(r, str)} >= {bucket, f"{bucket}/*"}
     actions = {
         a for st in api["Statement"] for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
     }
     assert {"s3:GetObject", "s3:PutObject"} <= actions and not any(a.startswith("secretsmanager") for a in actions)
-    worker = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-claude-worker-inline").inputs["policy"])
+    worker = json.loads(
+        prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-claude-worker-inline").inputs["policy"]
+    )
     read = next(st for st in worker["Statement"] if st["Sid"] == "ReadTheServiceSecrets")
     assert read["Resource"] == [prod_plan.outputs["llmApiKeySecretArn"]]
-    trust = json.loads(prod_plan.one("aws:iam/role:Role", "workload-roles-claude-worker-role").inputs["assumeRolePolicy"])
+    trust = json.loads(
+        prod_plan.one("aws:iam/role:Role", "workload-roles-claude-worker-role").inputs["assumeRolePolicy"]
+    )
     conditions = trust["Statement"][0]["Condition"]["StringEquals"]
     assert "system:serviceaccount:philosophy-app:claude-worker" in conditions.values()
 
