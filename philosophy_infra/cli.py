@@ -30,8 +30,43 @@ def main(argv: list[str] | None = None) -> int:
     )
     plan.add_argument("--manifests", metavar="DIR", type=Path, help="also write every Kubernetes object as YAML")
     plan.add_argument("--quiet", action="store_true", help="no human report")
+    diff = sub.add_parser("diff", help="what the working tree changes in the offline plan, against a git revision")
+    diff.add_argument("--stack", required=True, help="stack name")
+    diff.add_argument("--base", help="git revision to compare with (default: the merge base of HEAD with main)")
+    diff.add_argument("--layer", choices=["all", "aws", "kubernetes"], default="all", help="default: all")
+    diff.add_argument("--json", metavar="PATH", help="write the diff as JSON; '-' for stdout")
+    diff.add_argument("--markdown", action="store_true", help="the report as Markdown (a pull-request comment)")
+    diff.add_argument("--project-dir", type=Path, help="the checkout (default: from cwd)")
     args = parser.parse_args(argv)
+    if args.command == "diff":
+        return _diff(args)
     return _plan(args)
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from philosophy_infra.plan_diff import PlanUnavailableError, diff_against, render_text
+    from philosophy_infra.project import InvalidStackNameError, check_stack_name, find_project_dir
+
+    try:
+        check_stack_name(args.stack)
+    except InvalidStackNameError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    root = (args.project_dir or find_project_dir()).resolve()
+    try:
+        diff = diff_against(root, args.stack, args.base, args.layer)
+    except PlanUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    report = render_text(diff, markdown=args.markdown)
+    if args.json == "-":
+        print(json.dumps(diff.to_json(), indent=2, sort_keys=True))
+        print(report, file=sys.stderr)
+        return EXIT_OK
+    if args.json:
+        Path(args.json).write_text(json.dumps(diff.to_json(), indent=2, sort_keys=True) + "\n")
+    print(report)
+    return EXIT_OK
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -100,13 +100,18 @@ def available_stacks(project_dir: Path) -> list[str]:
     return sorted(name for name in names if _stack_name_problem(name) is None)
 
 
-def read_stack_file(project_dir: Path, stack: str) -> StackFile:
-    # Before any path is built: a name like `../x` or `a/b` must never reach the filesystem.
+def check_stack_name(stack: str) -> None:
+    """Raise InvalidStackNameError unless `stack` is a valid Pulumi stack name."""
     problem = _stack_name_problem(stack)
     if problem is not None:
         raise InvalidStackNameError(
             f"invalid stack name {_shown(stack)}: {problem} (a Pulumi stack name is {_NAME_RULE})"
         )
+
+
+def read_stack_file(project_dir: Path, stack: str) -> StackFile:
+    # Before any path is built: a name like `../x` or `a/b` must never reach the filesystem.
+    check_stack_name(stack)
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = ", ".join(available_stacks(project_dir)) or "none"
