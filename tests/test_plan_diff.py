@@ -23,7 +23,7 @@ def resource(urn: str, type_: str, inputs: dict[str, Any], protect: bool = False
     return {"urn": urn, "type": type_, "inputs": inputs, "protect": protect, "retainOnDelete": False}
 
 
-BASE = {
+BASE: dict[str, Any] = {
     "schemaVersion": 1,
     "resources": [
         resource(
