@@ -56,7 +56,7 @@ def test_the_webhook_starts_a_runner_for_queued_workflow_jobs_only(prod_plan: Pl
         {
             "filters": [
                 {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"},
-                {"type": "WORKFLOW_NAME", "pattern": "^(deploy)$"},
+                {"type": "WORKFLOW_NAME", "pattern": "^(deploy|preview|drift)$"},
             ]
         }
     ]

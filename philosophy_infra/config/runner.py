@@ -46,9 +46,9 @@ class DeployRunnerConfig(Model):
     """The KMS key of the stacks' `awskms://` secrets provider: the runner decrypts the AWS layer's secret
     outputs (the kubeconfig) and encrypts its own stack's secrets with it."""
     workflow_names: list[str] = Field(default_factory=lambda: ["deploy"], min_length=1)
-    """The workflows (their `name:`) whose queued jobs start a runner. The runner is a cluster admin, so any
-    other workflow of the repository, and any branch's copy of these, must not get one: name only the
-    deploy workflow, which runs on main behind a GitHub environment."""
+    """The workflows (their `name:`) whose queued jobs start a runner: the repository's deploy, preview and
+    drift workflows, whose runner jobs run on main or on pull requests from this repository only. The
+    runner is a cluster admin: no other workflow may get one."""
     compute_type: RunnerCompute = RunnerCompute.MEDIUM
     build_timeout_minutes: int = Field(default=60, ge=5, le=480)
     log_retention_days: int = 90
