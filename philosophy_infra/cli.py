@@ -20,9 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml of each layer")
     plan.add_argument(
         "--layer",
-        choices=["all", "aws", "kubernetes"],
+        choices=["all", "aws", "kubernetes", "bootstrap"],
         default="all",
-        help="plan one layer (the Kubernetes layer still reads the AWS layer's planned outputs); default: all",
+        help="plan one layer (the Kubernetes layer still reads the AWS layer's planned outputs); default: all "
+        "(the environment layers; the bootstrap's stacks are per account: --stack shared --layer bootstrap)",
     )
     plan.add_argument("--json", metavar="PATH", help="write the plan as JSON (schema v1); '-' for stdout")
     plan.add_argument(
@@ -30,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     plan.add_argument("--manifests", metavar="DIR", type=Path, help="also write every Kubernetes object as YAML")
     plan.add_argument("--quiet", action="store_true", help="no human report")
+    plan.add_argument(
+        "--policy",
+        action="store_true",
+        help="also run the policy pack (policy/) on the plan; exit 3 if a mandatory policy is violated",
+    )
     diff = sub.add_parser("diff", help="what the working tree changes in the offline plan, against a git revision")
     diff.add_argument("--stack", required=True, help="stack name")
     diff.add_argument("--base", help="git revision to compare with (default: the merge base of HEAD with main)")
@@ -112,6 +118,10 @@ def _plan(args: argparse.Namespace) -> int:
         print(render(plan, import_seconds=imported))
     elif not args.quiet:
         print(render(plan, import_seconds=imported), file=sys.stderr)
+    if args.policy:
+        from philosophy_infra.policy_check import check_for_cli
+
+        return check_for_cli(plan, root, sys.stderr if args.json == "-" else sys.stdout)
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from philosophy_infra.layers import DEPLOY_ORDER, LAYERS, ROOT, Layer, LayerName
+from philosophy_infra.layers import ALL_LAYERS, DEPLOY_ORDER, ROOT, Layer, LayerName
 from philosophy_infra.plan import Plan, StackReferenceAnswers, run_program
 from philosophy_infra.project import read_stack_file
 
@@ -51,10 +51,11 @@ def plan_stack(
     map (tests)."""
     planned: list[tuple[Layer, Plan]] = []
     answers: StackReferenceAnswers | None = None
-    for name in DEPLOY_ORDER:
+    # An account layer (the bootstrap) is not in the deploy order: it runs alone, after any environment layer.
+    for name in (*DEPLOY_ORDER, *(n for n in layers if n not in DEPLOY_ORDER)):
         if name not in layers and not (name is LayerName.AWS and LayerName.KUBERNETES in layers):
             continue
-        layer = LAYERS[name]
+        layer = ALL_LAYERS[name]
         plan = run_layer(layer, stack, answers, config=(configs or {}).get(name), root=root)
         if name is LayerName.AWS:
             answers = StackReferenceAnswers(plan.project, stack, plan.outputs, plan.secret_output_names)

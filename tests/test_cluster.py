@@ -46,6 +46,7 @@ def test_cluster_is_private_audited_encrypted_and_on_standard_support(
     assert c["skipDefaultNodeGroup"] is True and c["corednsAddonOptions"]["enabled"] is False
     assert c["privateSubnetIds"] == plan.outputs["privateSubnetIds"] and "publicSubnetIds" not in c
     assert c["deletionProtection"] is (stack == "prod")
+    assert plan.one(CLUSTER).protect is (stack == "prod")
 
 
 def test_control_plane_log_group_is_created_first_with_retention(prod_plan: Plan) -> None:

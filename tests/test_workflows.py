@@ -222,7 +222,8 @@ def test_id_token_is_granted_exactly_where_aws_credentials_are_assumed() -> None
         assert ("id-token" in writes(job)) == assumes, f"{name}/{job_id}"
         for step in uses(job, AWS_CREDENTIALS):
             # A role from a GitHub variable, never an account ID in the repository; never static keys.
-            assert re.fullmatch(r"\$\{\{ vars\.AWS_(PREVIEW|DEPLOY)_ROLE_ARN \}\}", step["with"]["role-to-assume"])
+            role = step["with"]["role-to-assume"]
+            assert re.fullmatch(r"\$\{\{ vars\.AWS_(PREVIEW|DEPLOY|DRIFT)_ROLE_ARN \}\}", role)
             assert not {"aws-access-key-id", "aws-secret-access-key"} & set(step["with"])
 
 
@@ -264,7 +265,7 @@ def test_the_test_workflow_runs_the_readme_command_the_plans_and_the_policy_test
     assert "for stack in staging prod" in scripts
     assert '.venv/bin/philosophy-infra plan --stack "$stack" --json /dev/null --quiet' in scripts
     assert '.venv/bin/philosophy-infra plan --stack "$stack" --policy' in scripts
-    assert ".venv/bin/pytest policy" in scripts
+    assert ".venv/bin/pytest tests/test_policy.py" in scripts
     assert "bash scripts/lint-workflows.sh" in scripts
     diff = "\n".join(str(s.get("run", "")) for s in steps(WORKFLOW["test"]["jobs"]["diff"]))
     assert '.venv/bin/philosophy-infra diff --stack "$stack" --base "$base" --markdown' in diff
@@ -354,6 +355,10 @@ def test_preview_roles_are_read_only_and_deploy_roles_are_per_environment() -> N
             role = step["with"]["role-to-assume"]
             if name == "deploy":
                 assert role == "${{ vars.AWS_DEPLOY_ROLE_ARN }}" and job.get("environment"), job_id
+            elif name == "drift":
+                # Its own read-only role: scheduled runs have the subject of main, the preview role's is
+                # pull_request, and each role trusts exactly one.
+                assert role == "${{ vars.AWS_DRIFT_ROLE_ARN }}" and "environment" not in job, f"{name}/{job_id}"
             else:
                 assert role == "${{ vars.AWS_PREVIEW_ROLE_ARN }}" and "environment" not in job, f"{name}/{job_id}"
 

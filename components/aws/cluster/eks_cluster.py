@@ -119,7 +119,9 @@ class EksCluster(pulumi.ComponentResource):
                 version=addon_version("kube-proxy", args.kubernetes_version, args.addon_versions, self)
             ),
             deletion_protection=protected,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            # EKS's deletion protection alone would let a destroy remove the node groups and add-ons before
+            # EKS refuses to delete the cluster itself.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], protect=protected),
         )
         self.cluster_name = args.cluster_name
         self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig_json)

@@ -1,0 +1,582 @@
+"""The bootstrap's policy documents, as pure functions of plain values: the CI roles' trust and permissions, the
+keys' policies, the state bucket's policy and the ECR lifecycle. The components only wire them to resources,
+so each document can be read and tested on its own.
+
+The design, in one place:
+- Every role the bootstrap creates lives under the IAM path `ROLE_PATH`. The deploy roles may manage IAM (the
+  AWS layer creates roles, policies, instance profiles and the cluster's OIDC provider) but nothing under that
+  path, nor GitHub's OIDC provider: they cannot widen their own trust or rights, nor the other roles'.
+- Each key's policy refuses the CI roles everything but using it, so a deploy role (PowerUserAccess has
+  `kms:*`) cannot disable, re-policy or schedule the deletion of the keys the state and images depend on.
+- The state bucket's policy keeps each deploy role to its own environment's stacks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
+ROLE_PATH = "/philosophy-bootstrap/"
+
+# What the CI roles may still do with a key they use; everything else (PutKeyPolicy, DisableKey,
+# ScheduleKeyDeletion, CreateGrant, aliases, tags) is refused them in the key's own policy.
+KEY_USAGE = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+# Pulumi's `awskms://` secrets provider calls Encrypt once (to wrap a new stack's data key: `stack init`,
+# `change-secrets-provider`) and Decrypt on every run (gocloud.dev/secrets/awskms); nothing else.
+SECRETS_ENCRYPT_DECRYPT = ["kms:Decrypt", "kms:Encrypt"]
+SECRETS_DECRYPT = ["kms:Decrypt"]
+
+# The services the AWS layer hands a role to: EKS (the cluster's role inside pulumi-eks, the node groups' role,
+# the EBS CSI add-on's role), EC2 (pulumi-eks's instance profile), CodeBuild (the deploy runner), VPC flow
+# logs, RDS enhanced monitoring. Passing a role to anything else (Lambda, ECS, Glue...) is refused: running
+# code under a role the deploy role created is the shortest way around its limits. A new service the AWS layer
+# needs is added here.
+PASSED_TO_SERVICES = [
+    "codebuild.amazonaws.com",
+    "ec2.amazonaws.com",
+    "eks.amazonaws.com",
+    "monitoring.rds.amazonaws.com",
+    "vpc-flow-logs.amazonaws.com",
+]
+# IAM the AWS layer manages: its roles (IRSA, node groups, runner, flow logs, RDS monitoring, the cluster's),
+# their inline and managed policies, pulumi-eks's instance profile and the cluster's own OIDC provider. No
+# users, groups, access keys or login profiles: nothing that mints long-lived credentials.
+IAM_FOR_THE_AWS_LAYER = [
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:AddRoleToInstanceProfile",
+    "iam:AttachRolePolicy",
+    "iam:CreateInstanceProfile",
+    "iam:CreateOpenIDConnectProvider",
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:CreateRole",
+    "iam:DeleteInstanceProfile",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:RemoveClientIDFromOpenIDConnectProvider",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:SetDefaultPolicyVersion",
+    "iam:TagInstanceProfile",
+    "iam:TagOpenIDConnectProvider",
+    "iam:TagPolicy",
+    "iam:TagRole",
+    "iam:UntagInstanceProfile",
+    "iam:UntagOpenIDConnectProvider",
+    "iam:UntagPolicy",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+]
+# What makes the state buckets a backup: versioning, encryption, the policy, replication, the lifecycle, the
+# public access block; and the old versions themselves (a DeleteObjectVersion is the one delete S3 cannot undo).
+STATE_BUCKET_PROTECTIONS = [
+    "s3:DeleteBucket",
+    "s3:DeleteBucketPolicy",
+    "s3:DeleteObjectVersion",
+    "s3:PutBucketAcl",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutReplicationConfiguration",
+]
+# The images' repositories belong to the app repository's push role; a deploy role neither pushes nor deletes
+# images, nor changes what keeps them (tag immutability, lifecycle, scanning, replication).
+ECR_REPOSITORY_CHANGES = [
+    "ecr:BatchDeleteImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:DeleteLifecyclePolicy",
+    "ecr:DeleteRepository",
+    "ecr:DeleteRepositoryPolicy",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:PutImageScanningConfiguration",
+    "ecr:PutImageTagMutability",
+    "ecr:PutLifecyclePolicy",
+    "ecr:SetRepositoryPolicy",
+    "ecr:UploadLayerPart",
+]
+ECR_REGISTRY_CHANGES = [
+    "ecr:CreateRepositoryCreationTemplate",
+    "ecr:DeleteRegistryPolicy",
+    "ecr:DeleteRepositoryCreationTemplate",
+    "ecr:PutRegistryPolicy",
+    "ecr:PutRegistryScanningConfiguration",
+    "ecr:PutReplicationConfiguration",
+    "ecr:UpdateRepositoryCreationTemplate",
+]
+# Pushing an image to one repository (AWS's documented push policy, without GetAuthorizationToken, which has no
+# resource and is granted on its own).
+ECR_PUSH = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+]
+# The secrets whose value Pulumi itself writes (a SecretVersion: the cache's AUTH token). A preview with
+# refresh reads them back; their value is in the state, which the preview role decrypts anyway. Secrets people
+# fill by hand (the LLM key, the JWT secret) and RDS's own stay unreadable to it.
+PREVIEW_READABLE_SECRETS = ["cache-auth-*"]
+
+
+def _document(statements: Sequence[Mapping[str, Any]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def github_trust_policy(provider_arn: str, subject: str) -> str:
+    """A role that exactly one GitHub OIDC subject may assume, with STS as the token's audience."""
+    return _document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": GITHUB_OIDC_AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": subject,
+                    }
+                },
+            }
+        ]
+    )
+
+
+def bucket_arn(partition: str, bucket: str) -> str:
+    return f"arn:{partition}:s3:::{bucket}"
+
+
+def state_objects(partition: str, bucket: str, project: str, stack: str) -> list[str]:
+    """One stack's objects in the S3 backend (pulumi/pulumi pkg/backend/diy): its checkpoint under
+    stacks/<project>/, history and backups under <project>/<stack>/, locks under locks/organization/<project>/."""
+    pulumi_dir = f"{bucket_arn(partition, bucket)}/.pulumi"
+    return [
+        f"{pulumi_dir}/stacks/{project}/{stack}.*",
+        f"{pulumi_dir}/history/{project}/{stack}/*",
+        f"{pulumi_dir}/backups/{project}/{stack}/*",
+        f"{pulumi_dir}/locks/organization/{project}/{stack}/*",
+    ]
+
+
+def repository_arn(partition: str, region: str, account: str, name: str) -> str:
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{name}"
+
+
+def read_only_role_policy(*, partition: str, region: str, account: str, state_bucket: str) -> str:
+    """The read-only roles' own policy (preview, drift), next to ReadOnlyAccess: read the state, and read no
+    other object."""
+    bucket = bucket_arn(partition, state_bucket)
+    return _document(
+        [
+            # Unconditioned: Pulumi reads keys that may not exist, and S3 answers 404 for those only to a
+            # caller that may list the bucket.
+            {"Sid": "ListState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
+            {"Sid": "ReadState", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket}/.pulumi/*"},
+            {
+                "Sid": "ReadPulumiWrittenSecrets",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": [
+                    f"arn:{partition}:secretsmanager:{region}:{account}:secret:{pattern}"
+                    for pattern in PREVIEW_READABLE_SECRETS
+                ],
+            },
+            {
+                "Sid": "DecryptThoseSecretsThroughSecretsManager",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": f"arn:{partition}:kms:{region}:{account}:key/*",
+                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+            },
+            # ReadOnlyAccess includes s3:GetObject on every bucket: a pull request's workflow must not read the
+            # service's uploads (or any other data) through it.
+            {
+                "Sid": "DenyReadingOtherObjects",
+                "Effect": "Deny",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "NotResource": f"{bucket}/.pulumi/*",
+            },
+        ]
+    )
+
+
+def deploy_role_policy(
+    *,
+    partition: str,
+    account: str,
+    environment: str,
+    projects: Sequence[str],
+    state_bucket: str,
+    replica_bucket: str,
+    ecr_namespace: str,
+) -> str:
+    """A deploy role's own policy, next to PowerUserAccess (everything but IAM, Organizations and Account):
+    the IAM the AWS layer manages, its environment's state, and explicit denies on what keeps the account
+    recoverable and the CI honest."""
+    bucket, replica = bucket_arn(partition, state_bucket), bucket_arn(partition, replica_bucket)
+    iam = f"arn:{partition}:iam::{account}"
+    own_state = [arn for project in projects for arn in state_objects(partition, state_bucket, project, environment)]
+    return _document(
+        [
+            {
+                "Sid": "ManageTheAwsLayersIam",
+                "Effect": "Allow",
+                "Action": IAM_FOR_THE_AWS_LAYER,
+                "Resource": [f"{iam}:role/*", f"{iam}:policy/*", f"{iam}:instance-profile/*", f"{iam}:oidc-provider/*"],
+            },
+            {"Sid": "ReadIam", "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
+            {
+                "Sid": "PassRolesToTheAwsLayersServices",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": f"{iam}:role/*",
+                "Condition": {"StringEquals": {"iam:PassedToService": PASSED_TO_SERVICES}},
+            },
+            {"Sid": "ListState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
+            {
+                "Sid": "ReadBackendMetadata",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket}/.pulumi/meta.yaml",
+            },
+            {
+                "Sid": "WriteOwnEnvironmentsState",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                "Resource": own_state,
+            },
+            # NotAction: reading them stays possible (a refresh, `aws iam get-role`); anything else, including
+            # iam:PassRole and creating a role under the path, is refused.
+            {
+                "Sid": "DenyChangingTheBootstrapsRoles",
+                "Effect": "Deny",
+                "NotAction": ["iam:Get*", "iam:List*"],
+                "Resource": f"{iam}:role{ROLE_PATH}*",
+            },
+            {
+                "Sid": "DenyChangingGithubsOidcProvider",
+                "Effect": "Deny",
+                "NotAction": ["iam:Get*", "iam:List*"],
+                "Resource": f"{iam}:oidc-provider/{GITHUB_OIDC_HOST}",
+            },
+            # The way around any role's limits is another role's; the AWS layer assumes none.
+            {"Sid": "DenyAssumingOtherRoles", "Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"},
+            {
+                "Sid": "DenyWeakeningTheStateBuckets",
+                "Effect": "Deny",
+                "Action": STATE_BUCKET_PROTECTIONS,
+                "Resource": [bucket, f"{bucket}/*", replica, f"{replica}/*"],
+            },
+            {
+                "Sid": "DenyChangingTheImageRepositories",
+                "Effect": "Deny",
+                "Action": ECR_REPOSITORY_CHANGES,
+                "Resource": f"arn:{partition}:ecr:*:{account}:repository/{ecr_namespace}/*",
+            },
+            {"Sid": "DenyChangingTheRegistry", "Effect": "Deny", "Action": ECR_REGISTRY_CHANGES, "Resource": "*"},
+        ]
+    )
+
+
+def push_role_policy(repository_arns: Sequence[str]) -> str:
+    """The app repository's push role: log in to the registry, push to these repositories, nothing else."""
+    return _document(
+        [
+            # GetAuthorizationToken has no resource: ECR only accepts "*" for it.
+            {"Sid": "LogInToTheRegistry", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {"Sid": "PushTheServiceImages", "Effect": "Allow", "Action": ECR_PUSH, "Resource": list(repository_arns)},
+        ]
+    )
+
+
+def _account_administers_key(partition: str, account: str) -> dict[str, Any]:
+    # KMS's default, written down: IAM policies decide who administers the key (the administrators, the deploy
+    # runner's own policy). Without it a key policy can lock everyone out for good.
+    return {
+        "Sid": "AccountAdministersKeyThroughIam",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
+def _only(sid: str, principals: Sequence[str], actions: Sequence[str]) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": {"AWS": sorted(principals)},
+        "NotAction": list(actions),
+        "Resource": "*",
+    }
+
+
+def s3_key_policy(*, partition: str, account: str, region: str, ci_role_arns: Sequence[str]) -> str:
+    """A bucket's key: S3 in `region` uses it for any principal of the account that S3 itself lets in (the
+    bucket's policy and IAM decide who reads the state, as with S3's own key), and the CI roles can do nothing
+    else with it."""
+    return _document(
+        [
+            _account_administers_key(partition, account),
+            {
+                "Sid": "S3UsesTheKeyForThisAccount",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": KEY_USAGE,
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:CallerAccount": account, "kms:ViaService": f"s3.{region}.amazonaws.com"}
+                },
+            },
+            _only("CiRolesOnlyUseTheKey", ci_role_arns, KEY_USAGE),
+        ]
+    )
+
+
+def service_key_policy(*, partition: str, account: str, ci_role_arns: Sequence[str]) -> str:
+    """A key a service uses through grants it creates (ECR); the CI roles can only use it."""
+    return _document(
+        [_account_administers_key(partition, account), _only("CiRolesOnlyUseTheKey", ci_role_arns, KEY_USAGE)]
+    )
+
+
+def secrets_key_policy(
+    *,
+    partition: str,
+    account: str,
+    deploy_role_arns: Sequence[str],
+    read_only_role_arns: Sequence[str],
+    other_ci_role_arns: Sequence[str] = (),
+) -> str:
+    """The stacks' secrets key: the deploy roles encrypt and decrypt, the read-only roles (preview, drift) only
+    decrypt, any other CI role does nothing, and none of them can change the key."""
+    statements: list[dict[str, Any]] = [
+        _account_administers_key(partition, account),
+        {
+            "Sid": "DeployRolesEncryptAndDecrypt",
+            "Effect": "Allow",
+            "Principal": {"AWS": sorted(deploy_role_arns)},
+            "Action": SECRETS_ENCRYPT_DECRYPT,
+            "Resource": "*",
+        },
+        {
+            "Sid": "ReadOnlyRolesDecrypt",
+            "Effect": "Allow",
+            "Principal": {"AWS": sorted(read_only_role_arns)},
+            "Action": SECRETS_DECRYPT,
+            "Resource": "*",
+        },
+        # Explicit denies: PowerUserAccess and ReadOnlyAccess grant kms:* and kms:Describe*/Get*/List* through
+        # IAM, which the account statement above lets count.
+        _only("DeployRolesDoNothingElse", deploy_role_arns, SECRETS_ENCRYPT_DECRYPT),
+        _only("ReadOnlyRolesDoNothingElse", read_only_role_arns, SECRETS_DECRYPT),
+    ]
+    if other_ci_role_arns:
+        statements.append(
+            {
+                "Sid": "OtherCiRolesDoNothing",
+                "Effect": "Deny",
+                "Principal": {"AWS": sorted(other_ci_role_arns)},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        )
+    return _document(statements)
+
+
+def tls_only_statements(bucket: str) -> list[dict[str, Any]]:
+    resources = [bucket, f"{bucket}/*"]
+    return [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": resources,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "DenyTlsBelow12",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": resources,
+            "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+        },
+    ]
+
+
+def state_bucket_policy(
+    *,
+    partition: str,
+    bucket: str,
+    projects: Sequence[str],
+    deploy_role_arns: Mapping[str, str],
+    read_only_role_arns: Sequence[str],
+) -> str:
+    """TLS only; each deploy role reads and writes its own environment's stacks only (PowerUserAccess would let
+    it touch every stack in the bucket); read-only roles write nothing."""
+    arn = bucket_arn(partition, bucket)
+    statements = tls_only_statements(arn)
+    for environment, role in sorted(deploy_role_arns.items()):
+        own = [a for project in projects for a in state_objects(partition, bucket, project, environment)]
+        sid = "".join(part.capitalize() for part in environment.split("-"))
+        statements += [
+            {
+                "Sid": f"{sid}DeployRoleReadsOnlyItsStacks",
+                "Effect": "Deny",
+                "Principal": {"AWS": role},
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "NotResource": [*own, f"{arn}/.pulumi/meta.yaml"],
+            },
+            {
+                "Sid": f"{sid}DeployRoleWritesOnlyItsStacks",
+                "Effect": "Deny",
+                "Principal": {"AWS": role},
+                "Action": ["s3:DeleteObject", "s3:PutObject"],
+                "NotResource": own,
+            },
+        ]
+    if read_only_role_arns:
+        statements.append(
+            {
+                "Sid": "ReadOnlyRolesWriteNothing",
+                "Effect": "Deny",
+                "Principal": {"AWS": sorted(read_only_role_arns)},
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject"],
+                "Resource": f"{arn}/*",
+            }
+        )
+    return _document(statements)
+
+
+def replica_bucket_policy(*, partition: str, bucket: str) -> str:
+    return _document(tls_only_statements(bucket_arn(partition, bucket)))
+
+
+def replication_role_policy(
+    *,
+    source_bucket_arn: str,
+    replica_bucket_arn: str,
+    source_key_arn: str,
+    replica_key_arn: str,
+    region: str,
+    dr_region: str,
+) -> str:
+    """What S3 needs to copy the state into the DR region (AWS's policy for replicating SSE-KMS objects). With
+    S3 Bucket Keys the encryption context is the bucket's ARN, without them the object's: both are allowed."""
+    return _document(
+        [
+            {
+                "Sid": "ReadTheSourceConfiguration",
+                "Effect": "Allow",
+                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                "Resource": source_bucket_arn,
+            },
+            {
+                "Sid": "ReadTheSourceVersions",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionForReplication",
+                    "s3:GetObjectVersionTagging",
+                ],
+                "Resource": f"{source_bucket_arn}/*",
+            },
+            {
+                "Sid": "WriteTheReplicas",
+                "Effect": "Allow",
+                "Action": ["s3:ReplicateDelete", "s3:ReplicateObject", "s3:ReplicateTags"],
+                "Resource": f"{replica_bucket_arn}/*",
+            },
+            {
+                "Sid": "DecryptTheSource",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": source_key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [source_bucket_arn, f"{source_bucket_arn}/*"]},
+                },
+            },
+            {
+                "Sid": "EncryptTheReplicas",
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": replica_key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"s3.{dr_region}.amazonaws.com"},
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [replica_bucket_arn, f"{replica_bucket_arn}/*"]},
+                },
+            },
+        ]
+    )
+
+
+def repository_creation_role_policy(*, repository_pattern: str, key_arn: str) -> str:
+    """The role ECR uses to create the replicas' repositories in the DR region with a customer managed key
+    (AWS's documented policy for repository creation templates, scoped to these repositories and this key)."""
+    return _document(
+        [
+            {
+                "Sid": "CreateTheReplicaRepositories",
+                "Effect": "Allow",
+                "Action": ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
+                "Resource": repository_pattern,
+            },
+            {
+                "Sid": "EncryptThemWithTheDrKey",
+                "Effect": "Allow",
+                "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"],
+                "Resource": key_arn,
+            },
+        ]
+    )
+
+
+def ecr_lifecycle_policy(*, keep_releases: int, untagged_expire_days: int) -> str:
+    """Untagged images (a re-push's leftovers) expire after some days; of the tagged ones (releases: the tags
+    are immutable), the newest `keep_releases` stay."""
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"untagged images expire after {untagged_expire_days} days",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": untagged_expire_days,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"keep the last {keep_releases} releases",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPatternList": ["*"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": keep_releases,
+                    },
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
+    )
