@@ -17,6 +17,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from components.aws.security.policy_statements import tls_only_statements
+
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
 ROLE_PATH = "/philosophy-bootstrap/"
@@ -397,28 +399,6 @@ def secrets_key_policy(
             }
         )
     return _document(statements)
-
-
-def tls_only_statements(bucket: str) -> list[dict[str, Any]]:
-    resources = [bucket, f"{bucket}/*"]
-    return [
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": resources,
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
-        {
-            "Sid": "DenyTlsBelow12",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": resources,
-            "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
-        },
-    ]
 
 
 def state_bucket_policy(

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.security.encryption_key import account_key_policy
+from components.aws.security.policy_statements import tls_only_statements
 from philosophy_infra.config.assets import AssetsEncryption
 from philosophy_infra.config.base import DataProtection
 
@@ -149,27 +150,4 @@ class AssetsBucket(pulumi.ComponentResource):
 
 
 def _tls_only_policy(bucket_arn: str) -> str:
-    resources = [bucket_arn, f"{bucket_arn}/*"]
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": resources,
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-                {
-                    "Sid": "DenyTlsBelow12",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": resources,
-                    "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
-                },
-            ],
-        }
-    )
+    return json.dumps({"Version": "2012-10-17", "Statement": tls_only_statements(bucket_arn)})
