@@ -18,6 +18,7 @@ from components.aws.data.assets_bucket import AssetsBucket, AssetsBucketArgs
 from components.aws.data.cache import Cache, CacheArgs
 from components.aws.data.database import Database, DatabaseArgs
 from components.aws.delivery.deploy_runner import DeployRunner, DeployRunnerArgs
+from components.aws.delivery.kubernetes_roles import KubernetesLayerRoles, KubernetesLayerRolesArgs
 from components.aws.network.network import Network, NetworkArgs
 from components.aws.security.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.security.workload_roles import WorkloadRoles, WorkloadRolesArgs
@@ -133,10 +134,19 @@ runner = DeployRunner(
         subnet_ids=network.private_subnet_ids,
         cluster_name=cluster.cluster_name,
         cluster_security_group_id=cluster.cluster_security_group_id,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+# Who may run the Kubernetes layer on it: roles a GitHub job assumes through OIDC, by environment.
+kubernetes_roles = KubernetesLayerRoles(
+    "kubernetes-layer",
+    KubernetesLayerRolesArgs(
+        settings=config.deploy_runner,
+        cluster_name=cluster.cluster_name,
         stack=pulumi.get_stack(),
         aws_project=pulumi.get_project(),
         kubernetes_project=KUBERNETES_PROJECT,
-        data_protection=config.data_protection,
     ),
     opts=with_aws,
 )
@@ -238,3 +248,5 @@ pulumi.export("deployRunnerProject", runner.project_name)
 pulumi.export("deployRunnerRoleArn", runner.role_arn)
 pulumi.export("deployRunnerSecurityGroupId", runner.security_group_id)
 pulumi.export("deployRunnerRunsOn", runner.runs_on)
+pulumi.export("kubernetesDeployRoleArn", kubernetes_roles.deploy_role_arn)
+pulumi.export("kubernetesDriftRoleArn", kubernetes_roles.drift_role_arn)

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from components.aws.delivery.deploy_runner import runner_policy
 from philosophy_infra.config.runner import DeployRunnerConfig
 from philosophy_infra.plan import Plan, RecordedResource
 from tests.conftest import AWS, encode, raw_config, run_stack, stack_yaml
@@ -56,7 +55,7 @@ def test_the_webhook_starts_a_runner_for_queued_workflow_jobs_only(prod_plan: Pl
         {
             "filters": [
                 {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"},
-                {"type": "WORKFLOW_NAME", "pattern": "^(deploy|preview|drift)$"},
+                {"type": "WORKFLOW_NAME", "pattern": "^(deploy|drift)$"},
             ]
         }
     ]
@@ -125,65 +124,93 @@ def test_api_access_sources_from_config_become_443_rules() -> None:
     assert len(rules) == 4  # the runner, one security group, two networks
 
 
-def test_the_runner_role_is_a_cluster_admin_through_an_access_entry(prod_plan: Plan) -> None:
-    role_arn = prod_plan.outputs["deployRunnerRoleArn"]
-    entries = [r.inputs for r in prod_plan.of_type("aws:eks/accessEntry:AccessEntry")]
-    assert [e for e in entries if e["principalArn"] == role_arn and e["type"] == "STANDARD"]
-    [association] = prod_plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
-    assert association.inputs["principalArn"] == role_arn
-    assert association.inputs["clusterName"] == "philosophy-prod"
+def test_the_runner_itself_has_no_cluster_access_and_no_state(prod_plan: Plan) -> None:
+    runner_role = prod_plan.outputs["deployRunnerRoleArn"]
+    principals = {e.inputs["principalArn"] for e in prod_plan.of_type("aws:eks/accessEntry:AccessEntry")}
+    assert runner_role not in principals
+    policy = json.loads(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "deploy-runner-policy").inputs["policy"])
+    found = {st["Sid"]: st for st in policy["Statement"]}
+    assert set(found) == {"BuildLogs", "VpcNetworkInterfaces", "VpcNetworkInterfacePermission", "GitHubConnection"}
+    assert found["GitHubConnection"]["Resource"] == runner_settings()["githubConnectionArn"]
+    eni = found["VpcNetworkInterfacePermission"]
+    assert eni["Condition"]["StringEquals"] == {"ec2:AuthorizedService": "codebuild.amazonaws.com"}
+    assert eni["Condition"]["ArnEquals"]["ec2:Subnet"] == [
+        f"arn:aws:ec2:eu-west-1:123456789012:subnet/{s}" for s in prod_plan.outputs["privateSubnetIds"]
+    ]
+    # "*" only where AWS's documented CodeBuild-in-a-VPC policy has it (Describe and ENI calls).
+    assert {sid for sid, st in found.items() if st["Resource"] == "*"} == {"VpcNetworkInterfaces"}
+
+
+def kubernetes_role(plan: Plan, suffix: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    role = plan.one("aws:iam/role:Role", f"kubernetes-layer-{suffix}").inputs
+    policy = json.loads(plan.one("aws:iam/rolePolicy:RolePolicy", f"kubernetes-layer-{suffix}-state").inputs["policy"])
+    return role, {st["Sid"]: st for st in policy["Statement"]}
+
+
+@pytest.mark.parametrize(
+    ("suffix", "subject"),
+    [
+        ("deploy", "repo:example-org/philosophy-infra:environment:prod"),
+        ("drift", "repo:example-org/philosophy-infra:ref:refs/heads/main"),
+    ],
+)
+def test_the_kubernetes_layer_roles_trust_one_github_subject_each(prod_plan: Plan, suffix: str, subject: str) -> None:
+    role, _ = kubernetes_role(prod_plan, suffix)
+    [statement] = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {
+        "Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    }
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": subject,
+        }
+    }
+    arn = prod_plan.outputs[f"kubernetes{suffix.capitalize()}RoleArn"]
+    [association] = [
+        a
+        for a in prod_plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+        if a.inputs["principalArn"] == arn
+    ]
     assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
     assert association.inputs["accessScope"] == {"type": "cluster"}
-    entry = prod_plan.one("aws:eks/accessEntry:AccessEntry", "deploy-runner-access-entry")
-    assert entry.urn in association.dependencies
+    assert association.inputs["clusterName"] == "philosophy-prod"
 
 
-def test_only_codebuild_of_this_account_assumes_the_runner_role(prod_plan: Plan) -> None:
-    role = prod_plan.one("aws:iam/role:Role", "deploy-runner-role")
-    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-    assert statement["Principal"] == {"Service": "codebuild.amazonaws.com"}
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
-
-
-def statements(plan: Plan) -> dict[str, dict[str, Any]]:
-    policy = json.loads(plan.one("aws:iam/rolePolicy:RolePolicy", "deploy-runner-policy").inputs["policy"])
-    return {st["Sid"]: st for st in policy["Statement"]}
-
-
-def test_the_runner_may_touch_only_its_state_logs_network_interfaces_and_connection(prod_plan: Plan) -> None:
-    found = statements(prod_plan)
+def test_only_the_deploy_role_writes_state_and_only_its_own(prod_plan: Plan) -> None:
     settings = runner_settings()
     bucket = f"arn:aws:s3:::{settings['stateBucket']}"
-    assert found["ReadAwsLayerState"]["Action"] == "s3:GetObject"
-    assert found["ReadAwsLayerState"]["Resource"] == [
-        f"{bucket}/.pulumi/meta.yaml",
-        f"{bucket}/.pulumi/stacks/philosophy-infra/prod.*",
-    ]
-    assert sorted(found["WriteKubernetesLayerState"]["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
-    assert found["WriteKubernetesLayerState"]["Resource"] == [
+    _, deploy = kubernetes_role(prod_plan, "deploy")
+    _, drift = kubernetes_role(prod_plan, "drift")
+    for found in (deploy, drift):
+        assert found["ReadAwsLayerState"]["Resource"] == [
+            f"{bucket}/.pulumi/meta.yaml",
+            f"{bucket}/.pulumi/stacks/philosophy-infra/prod.*",
+        ]
+        assert found["ListState"]["Resource"] == bucket and "Condition" not in found["ListState"]
+        assert found["StackSecrets"]["Resource"] == settings["stateSecretsKeyArn"]
+    assert sorted(deploy["WriteKubernetesLayerState"]["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert deploy["WriteKubernetesLayerState"]["Resource"] == [
         f"{bucket}/.pulumi/stacks/philosophy-kubernetes/prod.*",
         f"{bucket}/.pulumi/history/philosophy-kubernetes/prod/*",
         f"{bucket}/.pulumi/backups/philosophy-kubernetes/prod/*",
         f"{bucket}/.pulumi/locks/organization/philosophy-kubernetes/prod/*",
     ]
-    assert found["ListState"]["Resource"] == bucket and "Condition" not in found["ListState"]
-    assert found["StackSecrets"]["Resource"] == settings["stateSecretsKeyArn"]
-    assert found["GitHubConnection"]["Resource"] == settings["githubConnectionArn"]
-    eni = found["VpcNetworkInterfacePermission"]
-    assert eni["Condition"]["StringEquals"] == {"ec2:AuthorizedService": "codebuild.amazonaws.com"}
-    subnets = prod_plan.outputs["privateSubnetIds"]
-    assert eni["Condition"]["ArnEquals"]["ec2:Subnet"] == [
-        f"arn:aws:ec2:eu-west-1:123456789012:subnet/{s}" for s in subnets
+    assert "WriteKubernetesLayerState" not in drift
+    assert drift["ReadKubernetesLayerState"]["Action"] == "s3:GetObject"
+    assert drift["StackSecrets"]["Action"] == ["kms:Decrypt"]
+    actions = [
+        a
+        for st in [*deploy.values(), *drift.values()]
+        for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
     ]
-    # "*" only where AWS's documented CodeBuild-in-a-VPC policy has it (Describe and ENI calls).
-    wildcard = {sid for sid, st in found.items() if st["Resource"] == "*"}
-    assert wildcard == {"VpcNetworkInterfaces"}
-    actions = [a for st in found.values() for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])]
-    assert not [a for a in actions if a.endswith("*")]
-    assert not [a for a in actions if a.startswith(("iam:", "eks:", "rds:", "sts:"))]
+    assert not [a for a in actions if a.endswith("*") or a.startswith(("iam:", "eks:", "sts:"))]
 
 
-def test_a_state_prefix_and_no_secrets_key_shape_the_policy() -> None:
+def test_a_state_prefix_and_no_secrets_key_shape_the_state_policy() -> None:
+    from components.aws.delivery.kubernetes_roles import StateAccess, state_policy
+
     settings = DeployRunnerConfig.model_validate(
         {
             "githubRepository": "acme/philosophy-infra",
@@ -194,16 +221,13 @@ def test_a_state_prefix_and_no_secrets_key_shape_the_policy() -> None:
         }
     )
     policy = json.loads(
-        runner_policy(
+        state_policy(
             partition="aws",
-            region="eu-west-1",
-            account="210987654321",
-            log_group_arn="arn:aws:logs:eu-west-1:210987654321:log-group:/aws/codebuild/x",
-            subnet_ids=["subnet-1"],
             settings=settings,
             stack="staging",
             aws_project="philosophy-infra",
             kubernetes_project="philosophy-kubernetes",
+            access=StateAccess.WRITE,
         )
     )
     found = {st["Sid"]: st for st in policy["Statement"]}

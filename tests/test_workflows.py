@@ -22,7 +22,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 
 # The workflows whose jobs may run on the deploy runner: exactly the names the AWS layer's
 # `deployRunner.workflowNames` must list (the CodeBuild webhook's WORKFLOW_NAME filter).
-RUNNER_WORKFLOWS = {"deploy", "preview", "drift"}
+RUNNER_WORKFLOWS = {"deploy", "drift"}
 STACKS = ("staging", "prod")
 RUNNER_LABEL = re.compile(
     r"codebuild-philosophy-(?P<env>staging|prod|\$\{\{ matrix\.env \}\})-deploy-runner"
@@ -223,7 +223,12 @@ def test_id_token_is_granted_exactly_where_aws_credentials_are_assumed() -> None
         for step in uses(job, AWS_CREDENTIALS):
             # A role from a GitHub variable, never an account ID in the repository; never static keys.
             role = step["with"]["role-to-assume"]
-            assert re.fullmatch(r"\$\{\{ vars\.AWS_(PREVIEW|DEPLOY|DRIFT)_ROLE_ARN \}\}", role)
+            assert re.fullmatch(
+                r"\$\{\{ vars\.AWS_(PREVIEW|DEPLOY|DRIFT|KUBERNETES_DEPLOY)_ROLE_ARN \}\}"
+                r"|\$\{\{ matrix\.env == 'prod' && vars\.AWS_KUBERNETES_DRIFT_ROLE_ARN_PROD"
+                r" \|\| vars\.AWS_KUBERNETES_DRIFT_ROLE_ARN_STAGING \}\}",
+                role,
+            ), role
             assert not {"aws-access-key-id", "aws-secret-access-key"} & set(step["with"])
 
 
@@ -302,7 +307,8 @@ def test_preview_refreshes_diffs_runs_the_policy_pack_and_keeps_one_comment_per_
         assert inputs["comment-on-pr"] is True and inputs["edit-pr-comment"] is True
         assert "expect-no-changes" not in inputs
         found |= {(inputs["work-dir"], env) for env in job["strategy"]["matrix"]["env"]}
-    assert found == {(d, env) for d in (".", "kubernetes") for env in STACKS}
+    # The Kubernetes layer is never previewed from a pull request: its preview needs cluster-admin.
+    assert found == {(".", env) for env in STACKS}
 
 
 def test_deploy_updates_each_layer_in_order_with_the_policy_pack_enforced() -> None:
@@ -322,9 +328,10 @@ def test_deploy_updates_each_layer_in_order_with_the_policy_pack_enforced() -> N
         assert inputs["command"] == "up" and inputs["stack-name"] == env
         assert inputs["work-dir"] == {"aws": ".", "kubernetes": "kubernetes"}[layer]
         assert policy_pack(inputs) == ROOT / "policy"
-        if layer == "aws":
-            [credentials] = uses(job, AWS_CREDENTIALS)
-            assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+        [credentials] = uses(job, AWS_CREDENTIALS)
+        role = {"aws": "AWS_DEPLOY_ROLE_ARN", "kubernetes": "AWS_KUBERNETES_DEPLOY_ROLE_ARN"}[layer]
+        # An environment variable: the role of that environment, which trusts only that environment.
+        assert credentials["with"]["role-to-assume"] == f"${{{{ vars.{role} }}}}"
 
 
 def test_drift_previews_with_refresh_and_expects_no_changes_daily_and_on_demand() -> None:
@@ -354,7 +361,10 @@ def test_preview_roles_are_read_only_and_deploy_roles_are_per_environment() -> N
         for step in uses(job, AWS_CREDENTIALS):
             role = step["with"]["role-to-assume"]
             if name == "deploy":
-                assert role == "${{ vars.AWS_DEPLOY_ROLE_ARN }}" and job.get("environment"), job_id
+                assert role in ("${{ vars.AWS_DEPLOY_ROLE_ARN }}", "${{ vars.AWS_KUBERNETES_DEPLOY_ROLE_ARN }}")
+                assert job.get("environment"), job_id
+            elif name == "drift" and on_runner(job):
+                assert "AWS_KUBERNETES_DRIFT_ROLE_ARN" in role and "environment" not in job, f"{name}/{job_id}"
             elif name == "drift":
                 # Its own read-only role: scheduled runs have the subject of main, the preview role's is
                 # pull_request, and each role trusts exactly one.
@@ -374,8 +384,10 @@ def test_the_kubernetes_layer_runs_only_on_the_deploy_runner_and_the_aws_layer_n
         if on_runner(job):
             assert RUNNER_LABEL.fullmatch(job["runs-on"]), f"{name}/{job_id}: {job['runs-on']}"
             assert "matrix" not in job.get("strategy", {}) or set(job["strategy"]["matrix"]) == {"env"}
-            # Its CodeBuild role is the deployer: no credentials step, no OIDC token.
-            assert not uses(job, AWS_CREDENTIALS) and "id-token" not in job["permissions"], f"{name}/{job_id}"
+            # The runner holds no credentials: every job on it assumes a Kubernetes-layer role through OIDC.
+            [credentials] = uses(job, AWS_CREDENTIALS)
+            assert "KUBERNETES" in credentials["with"]["role-to-assume"], f"{name}/{job_id}"
+            assert job["permissions"].get("id-token") == "write", f"{name}/{job_id}"
 
 
 def test_only_the_workflows_the_webhook_accepts_use_the_runner() -> None:

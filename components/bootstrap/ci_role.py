@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.bootstrap.policies import ROLE_PATH, github_trust_policy
+from components.aws.security.policy_statements import github_trust_policy
+from components.bootstrap.policies import ROLE_PATH
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.bootstrap.policies import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST
+from components.aws.security.policy_statements import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,10 +17,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from components.aws.security.policy_statements import tls_only_statements
+from components.aws.security.policy_statements import (
+    GITHUB_OIDC_HOST,
+    tls_only_statements,
+)
 
-GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
-GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
 ROLE_PATH = "/philosophy-bootstrap/"
 
 # What the CI roles may still do with a key they use; everything else (PutKeyPolicy, DisableKey,
@@ -138,25 +139,6 @@ PREVIEW_READABLE_SECRETS = ["cache-auth-*"]
 
 def _document(statements: Sequence[Mapping[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def github_trust_policy(provider_arn: str, subject: str) -> str:
-    """A role that exactly one GitHub OIDC subject may assume, with STS as the token's audience."""
-    return _document(
-        [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {
-                        f"{GITHUB_OIDC_HOST}:aud": GITHUB_OIDC_AUDIENCE,
-                        f"{GITHUB_OIDC_HOST}:sub": subject,
-                    }
-                },
-            }
-        ]
-    )
 
 
 def bucket_arn(partition: str, bucket: str) -> str:

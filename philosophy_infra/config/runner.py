@@ -46,9 +46,9 @@ class DeployRunnerConfig(Model):
     """The KMS key of the stacks' `awskms://` secrets provider: the runner decrypts the AWS layer's secret
     outputs (the kubeconfig) and encrypts its own stack's secrets with it."""
     workflow_names: list[str] = Field(default_factory=lambda: ["deploy"], min_length=1)
-    """The workflows (their `name:`) whose queued jobs start a runner: the repository's deploy, preview and
-    drift workflows, whose runner jobs run on main or on pull requests from this repository only. The
-    runner is a cluster admin: no other workflow may get one."""
+    """The workflows (their `name:`) whose queued jobs start a runner: the repository's deploy and drift
+    workflows. The runner is only a network location; credentials come from the Kubernetes layer's roles,
+    which trust a GitHub environment or `main`, never a pull request."""
     compute_type: RunnerCompute = RunnerCompute.MEDIUM
     build_timeout_minutes: int = Field(default=60, ge=5, le=480)
     log_retention_days: int = 90

@@ -1,17 +1,16 @@
 """The deploy runner: an AWS CodeBuild project in the private subnets that serves as a GitHub Actions runner,
-and the only thing (besides the sources in `cluster.apiAccess`) that reaches the private Kubernetes API.
+and the one network location (besides the sources in `cluster.apiAccess`) that reaches the private
+Kubernetes API.
 
-The Kubernetes layer runs here, because only here is the private endpoint reachable: CodeBuild starts a
-runner in the VPC for each queued workflow job of the one configured repository (webhook on
-WORKFLOW_JOB_QUEUED), and the job asks for it with
+CodeBuild starts a runner in the VPC for each queued job of the named workflows of the one configured
+repository (webhook on WORKFLOW_JOB_QUEUED and WORKFLOW_NAME), and the job asks for it with
 `runs-on: codebuild-<project>-${{ github.run_id }}-${{ github.run_attempt }}`.
 
-Its role is the Kubernetes deployer: a cluster-admin access entry (the Kubernetes layer installs CRDs,
-ClusterRoles and admission webhooks through Helm charts, and Kubernetes RBAC lets nobody grant permissions
-it does not hold, so nothing narrower can install them), the Pulumi state of the Kubernetes layer's stack
-(read and write), the AWS layer's stack of the same name (read, for the StackReference), the secrets
-provider's key, its own logs and network interfaces. Nothing else: the AWS layer, which needs broad AWS
-rights, does not run here.
+The runner is a place, not an identity. Its own role may write its logs, manage its network interfaces and
+use its GitHub connection; it has no access entry and no state. A job gets rights by assuming one of the
+Kubernetes layer's roles through GitHub's OIDC (`KubernetesLayerRoles`), whose trust names the GitHub
+environment (or `main`) the job runs in. A branch that copies a workflow's name gets a runner, but no
+credentials.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.cluster.eks_cluster import CLUSTER_ADMIN_POLICY, allow_api_access
+from components.aws.cluster.eks_cluster import allow_api_access
 from components.aws.security.encryption_key import encrypted_log_group
 from components.aws.security.irsa_role import service_trust_policy
 from philosophy_infra.config.base import DataProtection
@@ -46,12 +45,6 @@ class DeployRunnerArgs:
     """Private subnets: the runner reaches the internet (GitHub, package registries) through the NAT."""
     cluster_name: pulumi.Input[str]
     cluster_security_group_id: pulumi.Input[str]
-    stack: str
-    """The stack name both layers share."""
-    aws_project: str
-    """The AWS layer's Pulumi project, whose stack the runner reads (StackReference)."""
-    kubernetes_project: str
-    """The Kubernetes layer's Pulumi project, whose stack the runner deploys."""
     data_protection: DataProtection = DataProtection.PROTECTED
 
 
@@ -110,7 +103,7 @@ class DeployRunner(pulumi.ComponentResource):
 
         role = aws.iam.Role(
             f"{name}-role",
-            description=f"{args.project_name}: the Kubernetes layer's deployer",
+            description=f"{args.project_name}: the runner itself (logs, network interfaces, GitHub connection)",
             assume_role_policy=account.apply(lambda a: service_trust_policy("codebuild.amazonaws.com", a)),
             opts=child,
         )
@@ -124,10 +117,7 @@ class DeployRunner(pulumi.ComponentResource):
                     account=v[2],
                     log_group_arn=v[3],
                     subnet_ids=v[4],
-                    settings=s,
-                    stack=args.stack,
-                    aws_project=args.aws_project,
-                    kubernetes_project=args.kubernetes_project,
+                    connection_arn=s.github_connection_arn,
                 )
             ),
             opts=pulumi.ResourceOptions(parent=role),
@@ -177,22 +167,6 @@ class DeployRunner(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=project),
         )
 
-        entry = aws.eks.AccessEntry(
-            f"{name}-access-entry",
-            cluster_name=args.cluster_name,
-            principal_arn=role.arn,
-            type="STANDARD",
-            opts=child,
-        )
-        aws.eks.AccessPolicyAssociation(
-            f"{name}-cluster-admin",
-            cluster_name=args.cluster_name,
-            principal_arn=role.arn,
-            policy_arn=CLUSTER_ADMIN_POLICY,
-            access_scope={"type": "cluster"},
-            opts=pulumi.ResourceOptions(parent=entry, depends_on=[entry]),
-        )
-
         self.project_name = project.name
         self.role_arn = role.arn
         self.security_group_id = group.id
@@ -213,29 +187,9 @@ def workflow_name_pattern(names: Sequence[str]) -> str:
 
 
 def runner_policy(
-    *,
-    partition: str,
-    region: str,
-    account: str,
-    log_group_arn: str,
-    subnet_ids: Sequence[str],
-    settings: DeployRunnerConfig,
-    stack: str,
-    aws_project: str,
-    kubernetes_project: str,
+    *, partition: str, region: str, account: str, log_group_arn: str, subnet_ids: Sequence[str], connection_arn: str
 ) -> str:
-    """What the runner may do in AWS: its logs and network interfaces, its GitHub connection, and the state."""
-    bucket = f"arn:{partition}:s3:::{settings.state_bucket}"
-    root = f"{settings.state_prefix.rstrip('/')}/" if settings.state_prefix else ""
-    pulumi_dir = f"{bucket}/{root}.pulumi"
-    # The S3 backend's layout (pulumi/pulumi pkg/backend/diy): checkpoints under stacks/<project>/, history
-    # and backups under <project>/<stack>/, lock files under locks/organization/<project>/<stack>/.
-    own = [
-        f"{pulumi_dir}/stacks/{kubernetes_project}/{stack}.*",
-        f"{pulumi_dir}/history/{kubernetes_project}/{stack}/*",
-        f"{pulumi_dir}/backups/{kubernetes_project}/{stack}/*",
-        f"{pulumi_dir}/locks/organization/{kubernetes_project}/{stack}/*",
-    ]
+    """What the runner itself may do in AWS: its logs and network interfaces, and its GitHub connection."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "BuildLogs",
@@ -272,32 +226,7 @@ def runner_policy(
             "Sid": "GitHubConnection",
             "Effect": "Allow",
             "Action": ["codeconnections:GetConnectionToken", "codeconnections:GetConnection"],
-            "Resource": settings.github_connection_arn,
-        },
-        # Unconditioned: Pulumi reads keys that may not exist (a new stack's checkpoint, `.pulumi-tags`), and
-        # S3 answers 404 for those only to a caller that may list the bucket; a conditioned grant would not
-        # count for a GetObject, which carries no s3:prefix, and the 403 would fail the run.
-        {"Sid": "ListState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
-        {
-            "Sid": "ReadAwsLayerState",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": [f"{pulumi_dir}/meta.yaml", f"{pulumi_dir}/stacks/{aws_project}/{stack}.*"],
-        },
-        {
-            "Sid": "WriteKubernetesLayerState",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            "Resource": own,
+            "Resource": connection_arn,
         },
     ]
-    if settings.state_secrets_key_arn:
-        statements.append(
-            {
-                "Sid": "StackSecrets",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                "Resource": settings.state_secrets_key_arn,
-            }
-        )
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
