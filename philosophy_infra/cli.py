@@ -39,9 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     diff = sub.add_parser("diff", help="what the working tree changes in the offline plan, against a git revision")
     diff.add_argument("--stack", required=True, help="stack name")
     diff.add_argument("--base", help="git revision to compare with (default: the merge base of HEAD with main)")
-    diff.add_argument(
-        "--layer", choices=["all", "aws", "kubernetes", "bootstrap"], default="all", help="default: all"
-    )
+    diff.add_argument("--layer", choices=["all", "aws", "kubernetes", "bootstrap"], default="all", help="default: all")
     diff.add_argument("--json", metavar="PATH", help="write the diff as JSON; '-' for stdout")
     diff.add_argument("--markdown", action="store_true", help="the report as Markdown (a pull-request comment)")
     diff.add_argument("--project-dir", type=Path, help="the checkout (default: from cwd)")
