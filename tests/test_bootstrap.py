@@ -373,6 +373,26 @@ def test_each_deploy_role_reads_and_writes_only_its_environments_state(shared: S
         assert denied(bucket_policy, "s3:PutObject", checkpoint("prod"), roles[name])
 
 
+def test_the_dr_replica_keeps_environments_apart_and_no_ci_role_writes_it(shared: StackPlan) -> None:
+    replica_name = f"{settings()['stateBucketName']}-dr"
+    [replica] = [b for b in shared.of_type(BUCKET) if b.inputs.get("bucket") == replica_name]
+    [policy] = children(shared, replica, "aws:s3/bucketPolicy:BucketPolicy")
+    replica_policy = doc(policy)
+    bucket = f"arn:aws:s3:::{replica_name}"
+    roles = ci_role_arns(shared)
+    for env, other in (("staging", "prod"), ("prod", "staging")):
+        role = roles[f"deploy-{env}"]
+        assert not denied(replica_policy, "s3:GetObject", f"{bucket}/.pulumi/stacks/philosophy-infra/{env}.json", role)
+        assert denied(replica_policy, "s3:GetObject", f"{bucket}/.pulumi/stacks/philosophy-infra/{other}.json", role)
+    for name, role in roles.items():
+        if name == "image-push":
+            continue
+        for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+            assert denied(replica_policy, action, f"{bucket}/.pulumi/stacks/philosophy-infra/prod.json", role), name
+    # An administrator (in a DR) and S3 replication are not named: the replica stays usable.
+    assert not denied(replica_policy, "s3:PutObject", f"{bucket}/x", "arn:aws:iam::123456789012:role/admin")
+
+
 # --- the secrets key --------------------------------------------------------------------------------------------
 
 
@@ -550,7 +570,8 @@ def test_deploy_roles_cannot_weaken_the_state_buckets_or_touch_the_images(shared
         for target in (bucket, f"{bucket}-dr"):
             for action in ("s3:DeleteBucket", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning",
                            "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration",
-                           "s3:PutBucketPublicAccessBlock", "s3:PutReplicationConfiguration"):  # fmt: skip
+                           "s3:PutBucketPublicAccessBlock", "s3:PutReplicationConfiguration",
+                           "s3:PutBucketRequestPayment"):  # fmt: skip
                 assert denied(policy, action, target), (action, target)
             assert denied(policy, "s3:DeleteObjectVersion", f"{target}/.pulumi/stacks/philosophy-infra/{env}.json")
         assert allowed(policy, "s3:PutObject", f"{bucket}/.pulumi/stacks/philosophy-infra/{env}.json")
@@ -559,6 +580,7 @@ def test_deploy_roles_cannot_weaken_the_state_buckets_or_touch_the_images(shared
                        "ecr:PutImageTagMutability"):  # fmt: skip
             assert denied(policy, action, repository), action
         assert denied(policy, "ecr:PutReplicationConfiguration", "*")
+        assert denied(policy, "inspector2:Disable", "*") and denied(policy, "inspector2:UpdateConfiguration", "*")
         # Its session outlasts the AWS layer's longest deploy.
         assert shared.one(ROLE, f"ci-deploy-{env}-role").inputs["maxSessionDuration"] >= 2 * 3600
 

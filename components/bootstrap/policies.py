@@ -91,6 +91,8 @@ STATE_BUCKET_PROTECTIONS = [
     "s3:PutBucketOwnershipControls",
     "s3:PutBucketPolicy",
     "s3:PutBucketPublicAccessBlock",
+    # Requester-pays would make every backend request fail for the stacks' own roles.
+    "s3:PutBucketRequestPayment",
     "s3:PutBucketVersioning",
     "s3:PutEncryptionConfiguration",
     "s3:PutLifecycleConfiguration",
@@ -111,6 +113,12 @@ ECR_REPOSITORY_CHANGES = [
     "ecr:PutLifecyclePolicy",
     "ecr:SetRepositoryPolicy",
     "ecr:UploadLayerPart",
+]
+# Amazon Inspector's account settings: the registry's enhanced scanning depends on them.
+INSPECTOR_CHANGES = [
+    "inspector2:Disable",
+    "inspector2:UpdateConfiguration",
+    "inspector2:UpdateOrganizationConfiguration",
 ]
 ECR_REGISTRY_CHANGES = [
     "ecr:CreateRepositoryCreationTemplate",
@@ -273,6 +281,7 @@ def deploy_role_policy(
                 "Resource": f"arn:{partition}:ecr:*:{account}:repository/{ecr_namespace}/*",
             },
             {"Sid": "DenyChangingTheRegistry", "Effect": "Deny", "Action": ECR_REGISTRY_CHANGES, "Resource": "*"},
+            {"Sid": "DenyTurningOffScanning", "Effect": "Deny", "Action": INSPECTOR_CHANGES, "Resource": "*"},
         ]
     )
 
@@ -427,8 +436,42 @@ def state_bucket_policy(
     return _document(statements)
 
 
-def replica_bucket_policy(*, partition: str, bucket: str) -> str:
-    return _document(tls_only_statements(bucket_arn(partition, bucket)))
+def replica_bucket_policy(
+    *,
+    partition: str,
+    bucket: str,
+    projects: Sequence[str],
+    deploy_role_arns: Mapping[str, str],
+    read_only_role_arns: Sequence[str],
+) -> str:
+    """The DR copy: TLS only; no CI role writes or deletes an object in it (S3 replication does, and an
+    administrator in a DR), and each deploy role reads only its own environment's stacks, as in the source."""
+    arn = bucket_arn(partition, bucket)
+    statements = tls_only_statements(arn)
+    for environment, role in sorted(deploy_role_arns.items()):
+        own = [a for project in projects for a in state_objects(partition, bucket, project, environment)]
+        sid = "".join(part.capitalize() for part in environment.split("-"))
+        statements.append(
+            {
+                "Sid": f"{sid}DeployRoleReadsOnlyItsStacks",
+                "Effect": "Deny",
+                "Principal": {"AWS": role},
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "NotResource": [*own, f"{arn}/.pulumi/meta.yaml"],
+            }
+        )
+    ci_roles = sorted([*deploy_role_arns.values(), *read_only_role_arns])
+    if ci_roles:
+        statements.append(
+            {
+                "Sid": "CiRolesWriteNothing",
+                "Effect": "Deny",
+                "Principal": {"AWS": ci_roles},
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject", "s3:PutObjectTagging"],
+                "Resource": f"{arn}/*",
+            }
+        )
+    return _document(statements)
 
 
 def replication_role_policy(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -62,19 +63,23 @@ class StateBackend(pulumi.ComponentResource):
         ci_roles = pulumi.Output.all(*args.ci_role_arns)
 
         deploy_envs = sorted(args.deploy_role_arns)
-        bucket_policy = pulumi.Output.all(
-            self._partition,
-            pulumi.Output.all(*(args.deploy_role_arns[e] for e in deploy_envs)),
-            pulumi.Output.all(*args.read_only_role_arns),
-        ).apply(
-            lambda v: state_bucket_policy(
-                partition=v[0],
-                bucket=args.bucket_name,
-                projects=args.projects,
-                deploy_role_arns=dict(zip(deploy_envs, v[1], strict=True)),
-                read_only_role_arns=v[2],
+
+        def bucket_policy_of(bucket_name: str, policy: Any) -> pulumi.Output[str]:
+            return pulumi.Output.all(
+                self._partition,
+                pulumi.Output.all(*(args.deploy_role_arns[e] for e in deploy_envs)),
+                pulumi.Output.all(*args.read_only_role_arns),
+            ).apply(
+                lambda v: policy(
+                    partition=v[0],
+                    bucket=bucket_name,
+                    projects=args.projects,
+                    deploy_role_arns=dict(zip(deploy_envs, v[1], strict=True)),
+                    read_only_role_arns=v[2],
+                )
             )
-        )
+
+        bucket_policy = bucket_policy_of(args.bucket_name, state_bucket_policy)
         key = self._key(f"{name}-key", args.key_alias, args.region, ci_roles, pulumi.ResourceOptions(parent=self))
         bucket, versioning = self._bucket(
             f"{name}-bucket",
@@ -90,7 +95,7 @@ class StateBackend(pulumi.ComponentResource):
             f"{name}-replica",
             args.replica_bucket_name,
             replica_key,
-            self._partition.apply(lambda p: replica_bucket_policy(partition=p, bucket=args.replica_bucket_name)),
+            bucket_policy_of(args.replica_bucket_name, replica_bucket_policy),
             pulumi.ResourceOptions.merge(in_dr, pulumi.ResourceOptions(protect=protected)),
         )
 
