@@ -56,7 +56,7 @@ state = StateBackend(
     StateBackendArgs(
         bucket_name=config.state_bucket_name,
         replica_bucket_name=config.replica_bucket_name,
-        key_alias=f"{config.secrets_key_alias}-state",
+        key_alias=f"{config.stack_key_alias}-state",
         region=config.region,
         dr_region=config.dr_region,
         dr_provider=dr,
@@ -74,7 +74,7 @@ state = StateBackend(
 secrets_key = SecretsKey(
     "secrets-key",
     SecretsKeyArgs(
-        alias=config.secrets_key_alias,
+        alias=config.stack_key_alias,
         deploy_role_arns=list(ci.deploy_role_arns.values()),
         read_only_role_arns=ci.read_only_role_arns,
         other_ci_role_arns=[ci.push_role_arn],
@@ -104,7 +104,7 @@ registry = ContainerRegistry(
 
 # Where each value goes (README): the backend URL and secrets provider into every `pulumi login` / `stack init`
 # and the repository variable PULUMI_BACKEND_URL; stateBucket and secretsKeyArn into each AWS-layer stack's
-# deployRunner.stateBucket / stateSecretsKeyArn; imageRegistry into workloads.imageRegistry; the role ARNs into
+# deployRunner.stateBucket / stateKmsKeyArn; imageRegistry into workloads.imageRegistry; the role ARNs into
 # GitHub variables (AWS_PREVIEW_ROLE_ARN, AWS_DRIFT_ROLE_ARN; AWS_DEPLOY_ROLE_ARN per environment; the app
 # repository's push role).
 pulumi.export("stateBucket", state.bucket_name)

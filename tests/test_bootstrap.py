@@ -208,7 +208,7 @@ def test_the_environment_stacks_agree_with_the_bootstrap() -> None:
         assert aws["philosophy-infra:environment"] == env
         assert aws["philosophy-infra:deployRunner"]["stateBucket"] == s["stateBucketName"]
         stack_text = (ROOT / f"Pulumi.{env}.yaml").read_text()
-        assert f"awskms://alias/{s['secretsKeyAlias']}?region=eu-west-1" in stack_text
+        assert f"awskms://alias/{s['stackKeyAlias']}?region=eu-west-1" in stack_text
         registry = stack_yaml(env, LayerName.KUBERNETES)["config"]["philosophy-kubernetes:workloads"]["imageRegistry"]
         assert re.fullmatch(rf"\d{{12}}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/{s['ecr']['namespace']}", registry)
 
@@ -400,7 +400,7 @@ def test_the_secrets_key_lets_deploy_roles_encrypt_and_decrypt_and_preview_only_
     key = shared.one(KEY, "secrets-key-key")
     assert key.protect and key.retain_on_delete and key.inputs["enableKeyRotation"] is True
     [alias] = children(shared, key, ALIAS)
-    assert alias.inputs["name"] == f"alias/{settings()['secretsKeyAlias']}"
+    assert alias.inputs["name"] == f"alias/{settings()['stackKeyAlias']}"
     policy = doc(key)
     roles = ci_role_arns(shared)
     every_kms_action = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:DescribeKey",
@@ -436,7 +436,7 @@ def test_the_secrets_key_is_usable_in_the_dr_region(shared: StackPlan) -> None:
     assert replica.inputs["primaryKeyArn"].endswith(key_id(shared, "secrets-key-key"))
     assert doc(replica) == doc(key)
     [alias] = children(shared, replica, ALIAS)
-    assert alias.inputs["name"] == f"alias/{settings()['secretsKeyAlias']}" and alias.provider == replica.provider
+    assert alias.inputs["name"] == f"alias/{settings()['stackKeyAlias']}" and alias.provider == replica.provider
 
 
 @pytest.mark.parametrize("key_name", ["state-key", "state-replica-key", "ecr-key", "ecr-dr-key"])
@@ -758,7 +758,7 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "ecr repository twice": (_set_in("ecr", "repositories", ["api", "api"]), "ecr.repositories[1]", "listed twice"),
     "ecr scanning unknown": (_set_in("ecr", "scanning", "deep"), "ecr.scanning", "'basic' or 'enhanced'"),
     "ecr keep no release": (_set_in("ecr", "keepReleases", 0), "ecr.keepReleases", "greater than or equal to 1"),
-    "alias under aws/": (_set("secretsKeyAlias", "aws/pulumi"), "secretsKeyAlias", "not under aws/"),
+    "alias under aws/": (_set("stackKeyAlias", "aws/pulumi"), "stackKeyAlias", "not under aws/"),
     "unknown key": (_set("stateBucket", "x"), "stateBucket", "unknown key"),
     "region set in the namespace": (_set("region", "eu-west-1"), "region", "read from aws:region"),
 }

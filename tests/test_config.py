@@ -284,8 +284,8 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         "relative S3 key prefix",
     ),
     "runner secrets key given as an alias": (
-        _put(RUNNER, "stateSecretsKeyArn", value="arn:aws:kms:eu-west-1:210987654321:alias/philosophy-pulumi"),
-        f"{RUNNER}.stateSecretsKeyArn",
+        _put(RUNNER, "stateKmsKeyArn", value="arn:aws:kms:eu-west-1:210987654321:alias/philosophy-pulumi"),
+        f"{RUNNER}.stateKmsKeyArn",
         "an alias ARN grants nothing",
     ),
     "runner compute type unknown": (
@@ -608,11 +608,21 @@ def test_pulumi_yaml_documents_every_top_level_key_and_matches_defaults(layer: s
             assert declared[alias]["default"] == str(field.default), alias
 
 
+def _keys(path: str, value: Any) -> list[tuple[str, Any]]:
+    """Every (key path, value) of a config value, at any depth: a nested key is config too."""
+    if isinstance(value, dict) and set(value) != {"secure"}:
+        return [kv for k, v in value.items() for kv in [(f"{path}.{k}", v), *_keys(f"{path}.{k}", v)]]
+    return []
+
+
 def test_stack_files_hold_no_plain_text_secret() -> None:
-    for path in [*ROOT.glob("Pulumi.*.yaml"), *ROOT.glob("kubernetes/Pulumi.*.yaml")]:
+    files = [*ROOT.glob("Pulumi.*.yaml"), *ROOT.glob("kubernetes/Pulumi.*.yaml"), *ROOT.glob("bootstrap/Pulumi.*.yaml")]
+    assert len(files) == 5
+    for path in files:
         for key, value in (yaml.safe_load(path.read_text()).get("config") or {}).items():
-            if re.search(r"password|token|secret|api[_-]?key", key, re.I):
-                assert isinstance(value, dict) and set(value) == {"secure"}, f"{path.name}: {key}"
+            for name, item in [(key, value), *_keys(key, value)]:
+                if re.search(r"password|token|secret|api[_-]?key", name.rsplit(".", 1)[-1].rsplit(":", 1)[-1], re.I):
+                    assert isinstance(item, dict) and set(item) == {"secure"}, f"{path.name}: {name}"
 
 
 def test_staging_may_run_single_az_without_snapshots() -> None:

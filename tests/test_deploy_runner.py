@@ -189,7 +189,7 @@ def test_only_the_deploy_role_writes_state_and_only_its_own(prod_plan: Plan) -> 
             f"{bucket}/.pulumi/stacks/philosophy-infra/prod.*",
         ]
         assert found["ListState"]["Resource"] == bucket and "Condition" not in found["ListState"]
-        assert found["StackSecrets"]["Resource"] == settings["stateSecretsKeyArn"]
+        assert found["StackSecrets"]["Resource"] == settings["stateKmsKeyArn"]
     assert sorted(deploy["WriteKubernetesLayerState"]["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     assert deploy["WriteKubernetesLayerState"]["Resource"] == [
         f"{bucket}/.pulumi/stacks/philosophy-kubernetes/prod.*",

@@ -208,7 +208,7 @@ AWS_PLACEHOLDER_KEYS = {
     "philosophy-infra:deployRunner.githubRepository",
     "philosophy-infra:deployRunner.githubConnectionArn",
     "philosophy-infra:deployRunner.stateBucket",
-    "philosophy-infra:deployRunner.stateSecretsKeyArn",
+    "philosophy-infra:deployRunner.stateKmsKeyArn",
 }
 
 

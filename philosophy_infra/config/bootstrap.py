@@ -116,7 +116,7 @@ class BootstrapStackConfig(LayerModel):
     state_bucket_name: str
     """Fixed, not auto-named: `pulumi login s3://<name>` and every layer's config name it."""
     state_lifecycle: StateLifecycleConfig = Field(default_factory=StateLifecycleConfig)
-    secrets_key_alias: str = "philosophy-pulumi"
+    stack_key_alias: str = "philosophy-pulumi"
     """Without `alias/`: the environment stacks are initialised with `awskms://alias/<this>?region=<region>`."""
     github: GithubConfig
     environments: list[str] = Field(min_length=1)
@@ -147,10 +147,10 @@ class BootstrapStackConfig(LayerModel):
                 self.state_bucket_name,
                 f"at most {63 - len(DR_SUFFIX)} characters: the replica is named <stateBucketName>{DR_SUFFIX}",
             )
-        if not _ALIAS.fullmatch(self.secrets_key_alias) or self.secrets_key_alias.startswith("aws/"):
+        if not _ALIAS.fullmatch(self.stack_key_alias) or self.stack_key_alias.startswith("aws/"):
             yield ConfigIssue(
-                "secretsKeyAlias",
-                self.secrets_key_alias,
+                "stackKeyAlias",
+                self.stack_key_alias,
                 "must be a KMS alias name without `alias/` (letters, digits, '/', '_', '-'), not under aws/",
             )
         yield from self.github.issues()

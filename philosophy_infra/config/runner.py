@@ -42,7 +42,7 @@ class DeployRunnerConfig(Model):
     """The S3 bucket of the Pulumi state backend (`pulumi login s3://<stateBucket>`)."""
     state_prefix: str = ""
     """The path inside the bucket, if the backend URL has one (`s3://<bucket>/<prefix>`)."""
-    state_secrets_key_arn: str | None = None
+    state_kms_key_arn: str | None = None
     """The KMS key of the stacks' `awskms://` secrets provider: the runner decrypts the AWS layer's secret
     outputs (the kubeconfig) and encrypts its own stack's secrets with it."""
     workflow_names: list[str] = Field(default_factory=lambda: ["deploy"], min_length=1)
@@ -76,10 +76,10 @@ class DeployRunnerConfig(Model):
                 self.state_prefix,
                 "must be a relative S3 key prefix such as `pulumi` (no leading '/')",
             )
-        if self.state_secrets_key_arn is not None and not _KMS_KEY_ARN.fullmatch(self.state_secrets_key_arn):
+        if self.state_kms_key_arn is not None and not _KMS_KEY_ARN.fullmatch(self.state_kms_key_arn):
             yield ConfigIssue(
-                "deployRunner.stateSecretsKeyArn",
-                self.state_secrets_key_arn,
+                "deployRunner.stateKmsKeyArn",
+                self.state_kms_key_arn,
                 "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias ARN grants nothing in IAM",
             )
         for i, workflow in enumerate(self.workflow_names):

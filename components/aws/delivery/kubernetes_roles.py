@@ -159,11 +159,11 @@ def state_policy(
         statements.append(
             {"Sid": "ReadKubernetesLayerState", "Effect": "Allow", "Action": "s3:GetObject", "Resource": own[0]}
         )
-    if settings.state_secrets_key_arn:
+    if settings.state_kms_key_arn:
         actions = (
             ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] if access is StateAccess.WRITE else ["kms:Decrypt"]
         )
         statements.append(
-            {"Sid": "StackSecrets", "Effect": "Allow", "Action": actions, "Resource": settings.state_secrets_key_arn}
+            {"Sid": "StackSecrets", "Effect": "Allow", "Action": actions, "Resource": settings.state_kms_key_arn}
         )
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
