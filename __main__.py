@@ -34,7 +34,11 @@ names = Naming(config.environment)
 aws_provider = aws.Provider(
     "aws",
     region=config.region,
-    default_tags={"tags": common_tags(pulumi.get_project(), config)},
+    default_tags={
+        "tags": common_tags(
+            pulumi.get_project(), owner=config.owner, cost_center=config.cost_center, environment=config.environment
+        )
+    },
 )
 with_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
 

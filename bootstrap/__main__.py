@@ -18,12 +18,15 @@ from components.bootstrap.secrets_key import SecretsKey, SecretsKeyArgs
 from components.bootstrap.state_backend import StateBackend, StateBackendArgs
 from philosophy_infra.config.bootstrap import load_bootstrap_config
 from philosophy_infra.layers import AWS_PROJECT
+from philosophy_infra.naming import common_tags
 
 config = load_bootstrap_config()
 
 # Two explicit providers, both with the common tags: the account's home region, and the DR region, which only
 # the replicas (state, secrets key, images) and their keys use.
-default_tags: aws.ProviderDefaultTagsArgsDict = {"tags": config.tags(pulumi.get_project())}
+default_tags: aws.ProviderDefaultTagsArgsDict = {
+    "tags": common_tags(pulumi.get_project(), owner=config.owner, cost_center=config.cost_center)
+}
 home = aws.Provider("aws", region=config.region, default_tags=default_tags)
 dr = aws.Provider("aws-dr", region=config.dr_region, default_tags=default_tags)
 with_aws = pulumi.ResourceOptions(providers={"aws": home})

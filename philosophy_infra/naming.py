@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from philosophy_infra.config.aws import AwsStackConfig
-
 SERVICE = "philosophy"
 
 
@@ -27,15 +25,16 @@ class Naming:
         return f"{self.prefix}-{suffix}"
 
 
-def common_tags(project: str, config: AwsStackConfig) -> dict[str, str]:
-    """The tags every taggable AWS resource carries, applied once through the provider's default tags."""
-    tags = {
-        "Project": project,
-        "Service": SERVICE,
-        "Environment": config.environment,
-        "ManagedBy": "pulumi",
-        "Owner": config.owner,
-    }
-    if config.cost_center:
-        tags["CostCenter"] = config.cost_center
+def common_tags(
+    project: str, *, owner: str, cost_center: str | None = None, environment: str | None = None
+) -> dict[str, str]:
+    """The tags every taggable AWS resource carries, applied once through the provider's default tags; the
+    bootstrap belongs to an account, not an environment, so it has no Environment tag."""
+    # The order is part of the provider's input (a JSON text): keep it, or every stack shows a provider diff.
+    tags = {"Project": project, "Service": SERVICE}
+    if environment:
+        tags["Environment"] = environment
+    tags |= {"ManagedBy": "pulumi", "Owner": owner}
+    if cost_center:
+        tags["CostCenter"] = cost_center
     return tags

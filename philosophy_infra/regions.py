@@ -9,6 +9,10 @@ final word. A region AWS opens later is added here with its zones.
 
 from __future__ import annotations
 
+import re
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
 ZONE_LETTERS: dict[str, str] = {
     "af-south-1": "abc",
     "ap-east-1": "abc",
@@ -54,3 +58,12 @@ ZONE_LETTERS: dict[str, str] = {
 def zones(region: str) -> list[str]:
     """The availability zone names of `region`, or [] for a region not in the table."""
     return [f"{region}{letter}" for letter in ZONE_LETTERS.get(region, "")]
+
+
+def region_problem(region: str) -> str | None:
+    """Why `region` cannot be a stack's region, or None."""
+    if not _REGION.fullmatch(region):
+        return "must be an AWS region name such as eu-west-1"
+    if region not in ZONE_LETTERS:
+        return "not a region this program knows; add it with its zones to philosophy_infra/regions.py"
+    return None

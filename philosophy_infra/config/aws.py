@@ -30,7 +30,6 @@ from philosophy_infra.config.network import NetworkConfig
 from philosophy_infra.config.placeholders import RunMode, check_placeholders, run_mode
 from philosophy_infra.config.runner import DeployRunnerConfig
 
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
 _NODE_GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
@@ -52,15 +51,8 @@ class AwsStackConfig(LayerModel):
     deploy_runner: DeployRunnerConfig
 
     def issues(self) -> Iterator[ConfigIssue]:
-        if not _REGION.fullmatch(self.region):
-            yield ConfigIssue(REGION_KEY, self.region, "must be an AWS region name such as eu-west-1")
-            return
-        if not regions.zones(self.region):
-            yield ConfigIssue(
-                REGION_KEY,
-                self.region,
-                "not a region this program knows; add it with its zones to philosophy_infra/regions.py",
-            )
+        if problem := regions.region_problem(self.region):
+            yield ConfigIssue(REGION_KEY, self.region, problem)
             return
         if not _SLUG.fullmatch(self.environment):
             yield ConfigIssue(

@@ -9,7 +9,9 @@ fields. Every problem becomes a `ConfigIssue` naming the full config key, the va
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -195,3 +197,33 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
             return []
         current = annotation
     return sorted(f.alias or n for n, f in current.model_fields.items() if n != "region")
+
+
+# S3 general purpose bucket names: 3-63 lowercase letters, digits, '.' and '-', starting and ending with a
+# letter or digit (the rest of S3's rules are checked in `bucket_name_problem`).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap")
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why `name` is not a valid S3 general purpose bucket name, or None (S3's bucket naming rules)."""
+    if not _BUCKET.fullmatch(name):
+        return (
+            "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-', starting and ending with a "
+            "letter or digit"
+        )
+    if ".." in name or ".-" in name or "-." in name:
+        return "must be an S3 bucket name: no two adjacent periods, and no period next to a dash"
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        return "must be an S3 bucket name, not an IP address"
+    if name.startswith(_RESERVED_PREFIXES) or name.endswith(_RESERVED_SUFFIXES):
+        return "must be an S3 bucket name: that prefix or suffix is reserved by S3"
+    if "." in name:
+        # Virtual-hosted HTTPS (what Pulumi's S3 backend uses) cannot match S3's wildcard certificate.
+        return "must have no '.': S3's TLS certificate does not cover dotted bucket names"
+    return None

@@ -7,7 +7,6 @@ service's images. `load_bootstrap_config()` is its one entry point."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
@@ -18,21 +17,25 @@ from pydantic import Field
 
 from philosophy_infra import regions
 from philosophy_infra.config.aws import running_config
-from philosophy_infra.config.base import REGION_KEY, ConfigIssue, DataProtection, LayerModel, Model, parse_stack_config
+from philosophy_infra.config.base import (
+    REGION_KEY,
+    ConfigIssue,
+    DataProtection,
+    LayerModel,
+    Model,
+    bucket_name_problem,
+    parse_stack_config,
+)
 from philosophy_infra.config.placeholders import RunMode, check_placeholders, run_mode
 
 BOOTSTRAP_NAMESPACE = "philosophy-bootstrap"
 
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 # The environment stacks' rule (`philosophy-infra:environment`): the deploy roles trust the GitHub environment
 # of the same name, and each reads and writes only that stack's state.
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
 # GitHub: an owner is 1-39 letters, digits or single dashes (not at either end); a repository name is 1-100
 # letters, digits, '.', '_' or '-', and never `.` or `..`.
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/[A-Za-z0-9._-]{1,100}$")
-# S3 general purpose bucket names: 3-63 lowercase letters, digits, '.' and '-', starting and ending with a
-# letter or digit (the rest of S3's rules are checked in `bucket_name_problem`).
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # ECR: a repository name is path components of lowercase letters and digits, separated by '.', '_', '__' or
 # dashes; the program adds the namespace, so a configured name is one component.
 _ECR_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
@@ -40,8 +43,6 @@ _ECR_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _ALIAS = re.compile(r"^[A-Za-z0-9/_-]{1,250}$")
 
 # S3 keeps these for access points, Object Lambda, directory buckets and its own examples.
-_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap")
 
 DR_SUFFIX = "-dr"
 
@@ -126,12 +127,8 @@ class BootstrapStackConfig(LayerModel):
 
     def issues(self) -> Iterator[ConfigIssue]:
         for key, value in ((REGION_KEY, self.region), ("drRegion", self.dr_region)):
-            if not _REGION.fullmatch(value):
-                yield ConfigIssue(key, value, "must be an AWS region name such as eu-west-1")
-            elif not regions.zones(value):
-                yield ConfigIssue(
-                    key, value, "not a region this program knows; add it with its zones to philosophy_infra/regions.py"
-                )
+            if problem := regions.region_problem(value):
+                yield ConfigIssue(key, value, problem)
         if self.dr_region == self.region:
             yield ConfigIssue(
                 "drRegion",
@@ -176,39 +173,9 @@ class BootstrapStackConfig(LayerModel):
     def replica_bucket_name(self) -> str:
         return f"{self.state_bucket_name}{DR_SUFFIX}"
 
-    def tags(self, project: str) -> dict[str, str]:
-        """The tags every taggable resource of the account's bootstrap carries (the provider's default tags)."""
-        tags = {"Project": project, "Service": "philosophy", "ManagedBy": "pulumi", "Owner": self.owner}
-        if self.cost_center:
-            tags["CostCenter"] = self.cost_center
-        return tags
-
     @classmethod
     def from_raw(cls, stack: str, raw: Mapping[str, Any]) -> BootstrapStackConfig:
         return parse_stack_config(cls, namespace=BOOTSTRAP_NAMESPACE, stack=stack, raw=raw, region=True)
-
-
-def bucket_name_problem(name: str) -> str | None:
-    """Why `name` is not a valid S3 general purpose bucket name, or None (S3's bucket naming rules)."""
-    if not _BUCKET.fullmatch(name):
-        return (
-            "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-', starting and ending with a "
-            "letter or digit"
-        )
-    if ".." in name or ".-" in name or "-." in name:
-        return "must be an S3 bucket name: no two adjacent periods, and no period next to a dash"
-    try:
-        ipaddress.IPv4Address(name)
-    except ValueError:
-        pass
-    else:
-        return "must be an S3 bucket name, not an IP address"
-    if name.startswith(_RESERVED_PREFIXES) or name.endswith(_RESERVED_SUFFIXES):
-        return "must be an S3 bucket name: that prefix or suffix is reserved by S3"
-    if "." in name:
-        # Virtual-hosted HTTPS (what Pulumi's S3 backend uses) cannot match S3's wildcard certificate.
-        return "must have no '.': S3's TLS certificate does not cover dotted bucket names"
-    return None
 
 
 def load_bootstrap_config(mode: RunMode | None = None) -> BootstrapStackConfig:

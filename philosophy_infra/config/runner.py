@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from philosophy_infra.config.base import LOG_RETENTION_DAYS, ConfigIssue, Model
+from philosophy_infra.config.base import LOG_RETENTION_DAYS, ConfigIssue, Model, bucket_name_problem
 
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _CONNECTION_ARN = re.compile(
@@ -18,8 +18,6 @@ _CONNECTION_ARN = re.compile(
 # A key ARN, not an alias ARN: the value is an IAM Resource, and a grant on an alias ARN authorises nothing on
 # the key behind it.
 _KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:key/(mrk-)?[0-9a-f-]{32,36}$")
-# S3 bucket naming rules (general purpose buckets).
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _PREFIX = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)*[A-Za-z0-9!_.*'()-]*$")
 
 
@@ -64,12 +62,8 @@ class DeployRunnerConfig(Model):
                 self.github_connection_arn,
                 "must be a CodeConnections connection ARN (arn:aws:codeconnections:<region>:<account>:connection/<id>)",
             )
-        if not _BUCKET.fullmatch(self.state_bucket) or ".." in self.state_bucket:
-            yield ConfigIssue(
-                "deployRunner.stateBucket",
-                self.state_bucket,
-                "must be an S3 bucket name (3-63 lowercase letters, digits, '.' or '-')",
-            )
+        if problem := bucket_name_problem(self.state_bucket):
+            yield ConfigIssue("deployRunner.stateBucket", self.state_bucket, problem)
         if self.state_prefix.startswith("/") or not _PREFIX.fullmatch(self.state_prefix):
             yield ConfigIssue(
                 "deployRunner.statePrefix",
