@@ -96,10 +96,6 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - the CLI's job is a clear message and exit code 1
-        config_error = _config_error_in(exc)
-        if config_error is not None:
-            print(f"error: {config_error}", file=sys.stderr)
-            return EXIT_CONFIG
         print(f"error: the program failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
@@ -123,21 +119,6 @@ def _plan(args: argparse.Namespace) -> int:
 
         return check_for_cli(plan, root, sys.stderr if args.json == "-" else sys.stdout)
     return EXIT_OK
-
-
-def _config_error_in(exc: BaseException) -> BaseException | None:
-    """A config error raised inside an output's apply (a value only the AWS layer's outputs can check)
-    reaches the CLI wrapped by the SDK; find it in the chain."""
-    from philosophy_infra.config.base import StackConfigError
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, StackConfigError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 # The SDKs load their submodules lazily, on first use of a class; touching those classes up front keeps SDK
