@@ -21,6 +21,7 @@ from components.aws.delivery.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.aws.delivery.kubernetes_roles import KubernetesLayerRoles, KubernetesLayerRolesArgs
 from components.aws.network.network import Network, NetworkArgs
 from components.aws.security.app_secrets import AppSecrets, AppSecretsArgs
+from components.aws.security.role_limits import RoleLimits
 from components.aws.security.workload_roles import WorkloadRoles, WorkloadRolesArgs
 from philosophy_infra.config.aws import load_aws_config
 from philosophy_infra.config.cache import ClusterMode
@@ -41,11 +42,14 @@ aws_provider = aws.Provider(
     },
 )
 with_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
+# Every role below: under the AWS layer's path, with the bootstrap's boundary (the deploy role creates no other).
+role_limits = RoleLimits.of_this_account(pulumi.InvokeOutputOptions(provider=aws_provider))
 
 subnets = config.network.tier_subnets()
 network = Network(
     "network",
     NetworkArgs(
+        role_limits=role_limits,
         name_prefix=names.prefix,
         region=config.region,
         cidr=str(config.network.cidr),
@@ -83,6 +87,7 @@ cluster = EksCluster(
         vpc_id=network.vpc_id,
         private_subnet_ids=network.private_subnet_ids,
         admin_role_arn=config.cluster.admin_role_arn,
+        role_limits=role_limits,
         endpoint_access=config.cluster.endpoint_access,
         public_access_cidrs=[str(c) for c in config.cluster.public_access_cidrs],
         api_access_security_group_ids=config.cluster.api_access.security_group_ids,
@@ -98,6 +103,7 @@ node_groups = {
     key: NodeGroup(
         key,
         NodeGroupArgs(
+            role_limits=role_limits,
             cluster=cluster.cluster,
             kubernetes_version=config.cluster.kubernetes_version,
             name_prefix=names.prefix,
@@ -119,6 +125,7 @@ node_groups = {
 addons = EksAddons(
     "addons",
     EksAddonsArgs(
+        role_limits=role_limits,
         cluster_name=cluster.cluster_name,
         kubernetes_version=config.cluster.kubernetes_version,
         oidc_provider_arn=cluster.oidc_provider_arn,
@@ -132,6 +139,7 @@ addons = EksAddons(
 runner = DeployRunner(
     "deploy-runner",
     DeployRunnerArgs(
+        role_limits=role_limits,
         project_name=names("deploy-runner"),
         settings=config.deploy_runner,
         vpc_id=network.vpc_id,
@@ -146,6 +154,7 @@ runner = DeployRunner(
 kubernetes_roles = KubernetesLayerRoles(
     "kubernetes-layer",
     KubernetesLayerRolesArgs(
+        role_limits=role_limits,
         settings=config.deploy_runner,
         cluster_name=cluster.cluster_name,
         stack=pulumi.get_stack(),
@@ -159,6 +168,7 @@ kubernetes_roles = KubernetesLayerRoles(
 database = Database(
     "database",
     DatabaseArgs(
+        role_limits=role_limits,
         identifier=names("postgres"),
         settings=config.database,
         vpc_id=network.vpc_id,
@@ -189,6 +199,7 @@ app_secrets = AppSecrets(
 roles = WorkloadRoles(
     "workload-roles",
     WorkloadRolesArgs(
+        role_limits=role_limits,
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
         region=config.region,
@@ -254,3 +265,4 @@ pulumi.export("deployRunnerSecurityGroupId", runner.security_group_id)
 pulumi.export("deployRunnerRunsOn", runner.runs_on)
 pulumi.export("kubernetesDeployRoleArn", kubernetes_roles.deploy_role_arn)
 pulumi.export("kubernetesDriftRoleArn", kubernetes_roles.drift_role_arn)
+pulumi.export("kubernetesPreviewRoleArn", kubernetes_roles.preview_role_arn)

@@ -11,11 +11,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.app.philosophy_app import DataEndpoints, PhilosophyApp, PhilosophyAppArgs
+from components.kubernetes.platform.cluster_readers import ClusterReaders, ClusterReadersArgs
 from components.kubernetes.platform.cluster_services import ClusterServices, ClusterServicesArgs
 from components.kubernetes.platform.storage_classes import StorageClasses, StorageClassesArgs
 from philosophy_infra.aws_layer import AwsLayerOutputs
 from philosophy_infra.config.kubernetes import load_kubernetes_config
-from philosophy_infra.service import API, SECRET_READER, WORKER
+from philosophy_infra.service import API, CLUSTER_READERS_GROUP, SECRET_READER, WORKER
 
 config = load_kubernetes_config()
 aws_layer = AwsLayerOutputs(config.aws_layer.stack_name(pulumi.get_stack()))
@@ -29,6 +30,16 @@ storage = StorageClasses(
     "storage", StorageClassesArgs(provider=provider, data_protection=aws_layer.data_protection), opts=on_cluster
 )
 services = ClusterServices("services", ClusterServicesArgs(provider=provider), opts=on_cluster)
+# What the pull-request preview and the drift check (read-only access entries, AWS layer) may read.
+ClusterReaders(
+    "cluster-readers",
+    ClusterReadersArgs(
+        provider=provider,
+        group=CLUSTER_READERS_GROUP,
+        helm_releases={"vpa": services.vpa, "external-secrets": services.external_secrets},
+    ),
+    opts=on_cluster,
+)
 
 app = PhilosophyApp(
     "app",

@@ -12,3 +12,7 @@ SERVICE_ACCOUNTS_WITH_ROLES = (SECRET_READER, API, WORKER)
 
 DATABASE_PORT = 5432
 CACHE_PORT = 6379
+
+# The Kubernetes group of the read-only identities (the pull-request preview and the drift check): the AWS layer's
+# access entries put their roles in it, the Kubernetes layer's ClusterReaders binds it to read what the layer made.
+CLUSTER_READERS_GROUP = "philosophy:cluster-readers"

@@ -444,6 +444,42 @@ def eks_secrets_encrypted(props: Props, args: ResourceValidationArgs) -> Iterato
         yield "encryptionConfig does not encrypt 'secrets' with a KMS key"
 
 
+# --- IAM ----------------------------------------------------------------------------------------------------------
+
+IAM_ROLE = "aws:iam/role:Role"
+# components/aws/security/role_limits.py: the AWS layer's roles live under one path with the bootstrap's boundary,
+# and the deploy roles may create no other. The bootstrap's own roles (its path) are an administrator's.
+BOOTSTRAP_ROLE_PATH = "/philosophy-bootstrap/"
+AWS_LAYER_ROLE_PATH = "/philosophy-infra/"
+ROLE_BOUNDARY_SUFFIX = ":policy/philosophy-bootstrap/philosophy-infra-role-boundary"
+
+
+@resource_policy(
+    "iam-role-bounded",
+    "Every IAM role the environments create lives under /philosophy-infra/ and carries the bootstrap's "
+    "permissions boundary, so no role is a way around the deploy role's limits.",
+    remediation="Create the role with `path` and `permissions_boundary` from the `RoleLimits` the entry point "
+    "passes down; give pulumi-eks a `service_role` built that way and no default node group or instance role.",
+    types=(IAM_ROLE, EKS_COMPONENT),
+)
+def iam_role_bounded(props: Props, args: ResourceValidationArgs) -> Iterator[str]:
+    if args.resource_type == EKS_COMPONENT:
+        # pulumi-eks creates these roles itself, without a path or a boundary, unless it is given its own.
+        if props.get("serviceRole") is None:
+            yield "no serviceRole: pulumi-eks would create the control plane's role without the boundary"
+        if is_true(props.get("createInstanceRole")) or is_false(props.get("skipDefaultNodeGroup")):
+            yield "pulumi-eks would create an instance role without the boundary (default node group)"
+        return
+    path = props.get("path")
+    if path is UNKNOWN or path == BOOTSTRAP_ROLE_PATH:
+        return
+    if path != AWS_LAYER_ROLE_PATH:
+        yield f"path is {path!r}, not {AWS_LAYER_ROLE_PATH!r}: the deploy roles create roles only there"
+    boundary = props.get("permissionsBoundary")
+    if boundary is not UNKNOWN and not (isinstance(boundary, str) and boundary.endswith(ROLE_BOUNDARY_SUFFIX)):
+        yield f"permissionsBoundary is {boundary!r}, not the bootstrap's (…{ROLE_BOUNDARY_SUFFIX})"
+
+
 # --- Nodes and volumes --------------------------------------------------------------------------------------------
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -1007,6 +1043,7 @@ ALL_POLICIES: list[Policy] = [
     no_ingress_from_anywhere,
     eks_endpoint_private,
     eks_secrets_encrypted,
+    iam_role_bounded,
     imdsv2_hop_limit_1,
     ebs_volumes_encrypted,
     ebs_storage_class_encrypted,

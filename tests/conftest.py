@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.aws.security.role_limits import RoleLimits, boundary_arn
 from philosophy_infra.cli import preload_program_imports
 from philosophy_infra.layers import DEPLOY_ORDER, LAYERS, LayerName
 from philosophy_infra.plan import Plan, run_program
@@ -19,6 +20,8 @@ from philosophy_infra.project import StackFile, read_stack_file
 from philosophy_infra.stack_plan import StackPlan, plan_stack
 
 ROOT = Path(__file__).resolve().parent.parent
+# What the AWS layer's entry point passes its components, for a component built alone.
+TEST_ROLE_LIMITS = RoleLimits(permissions_boundary=boundary_arn("aws", "123456789012"))
 sys.path.insert(0, str(ROOT))
 AWS, KUBERNETES = LayerName.AWS, LayerName.KUBERNETES
 

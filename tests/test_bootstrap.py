@@ -108,18 +108,49 @@ def applies(statement: dict[str, Any], action: str, resource: str, principal: st
     return True
 
 
-def denied(policy: dict[str, Any], action: str, resource: str, principal: str | None = None) -> bool:
-    """An unconditional explicit Deny covers the request."""
+def holds(statement: dict[str, Any], context: dict[str, str] | None) -> bool:
+    """Whether a statement's conditions hold in this request context. Without a context, conditions are ignored
+    (a conditioned statement counts); with one, only StringEquals is understood and anything else fails."""
+    if context is None or "Condition" not in statement:
+        return True
+    for operator, tests in statement["Condition"].items():
+        if operator != "StringEquals":
+            return False
+        for key, expected in tests.items():
+            if key not in context or context[key] not in as_list(expected):
+                return False
+    return True
+
+
+def denied(
+    policy: dict[str, Any],
+    action: str,
+    resource: str,
+    principal: str | None = None,
+    *,
+    context: dict[str, str] | None = None,
+) -> bool:
+    """An explicit Deny covers the request: an unconditional one, or (given a context) one whose conditions hold."""
     return any(
-        s["Effect"] == "Deny" and "Condition" not in s and applies(s, action, resource, principal)
+        s["Effect"] == "Deny"
+        and ("Condition" not in s or (context is not None and holds(s, context)))
+        and applies(s, action, resource, principal)
         for s in policy["Statement"]
     )
 
 
-def allowed(policy: dict[str, Any], action: str, resource: str, principal: str | None = None) -> bool:
-    """Some Allow covers the request and no unconditional Deny does."""
-    return not denied(policy, action, resource, principal) and any(
-        s["Effect"] == "Allow" and applies(s, action, resource, principal) for s in policy["Statement"]
+def allowed(
+    policy: dict[str, Any],
+    action: str,
+    resource: str,
+    principal: str | None = None,
+    *,
+    context: dict[str, str] | None = None,
+) -> bool:
+    """Some Allow covers the request and no Deny does (conditions evaluated only when a context is given)."""
+    return not denied(policy, action, resource, principal, context=context) and any(
+        s["Effect"] == "Allow" and applies(s, action, resource, principal) and holds(s, context)
+        for s in policy["Statement"]
     )
 
 
@@ -526,24 +557,48 @@ def test_the_read_only_roles_read_the_state_and_no_other_object(shared: StackPla
     assert shared.one(ROLE, role).inputs["maxSessionDuration"] == 3600
 
 
+def the_boundary(plan: StackPlan) -> tuple[str, dict[str, Any]]:
+    """The boundary policy's ARN, built from its planned path and name, and its document."""
+    [policy] = plan.of_type("aws:iam/policy:Policy")
+    return f"arn:aws:iam::{ACCOUNT_ID}:policy{policy.inputs['path']}{policy.inputs['name']}", doc(policy)
+
+
 def test_deploy_roles_manage_the_aws_layers_iam_but_cannot_raise_their_own_rights(shared: StackPlan) -> None:
     iam = f"arn:aws:iam::{ACCOUNT_ID}"
+    boundary, _ = the_boundary(shared)
+    bounded = {"iam:PermissionsBoundary": boundary}
+    unbounded = {"iam:PermissionsBoundary": f"{iam}:policy/something-else"}
+    layer_role = f"{iam}:role/philosophy-infra/deploy-runner-role-1234567"
     for env in ("staging", "prod"):
         policy = inline(shared, f"ci-deploy-{env}-role")
-        # What the AWS layer needs.
-        for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:CreateInstanceProfile"):
-            assert allowed(policy, action, f"{iam}:role/deploy-runner-role-1234567"), action
-        assert allowed(
-            policy, "iam:CreateOpenIDConnectProvider", f"{iam}:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/X"
-        )
-        assert allowed(policy, "iam:PassRole", f"{iam}:role/node-role-1")
-        passed = statements(policy)["PassRolesToTheAwsLayersServices"]["Condition"]["StringEquals"]
-        assert "lambda.amazonaws.com" not in passed["iam:PassedToService"]
+        # The AWS layer's roles: under its path, and only with the boundary, whatever rights they are given.
+        for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"):
+            assert allowed(policy, action, layer_role, context=bounded), action
+            assert not allowed(policy, action, layer_role, context=unbounded), action
+            assert not allowed(policy, action, layer_role, context={}), action
+        for action in ("iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole"):
+            assert allowed(policy, action, layer_role, context={}), action
+        # A boundary, once set, stays.
+        assert denied(policy, "iam:DeleteRolePermissionsBoundary", layer_role)
+        # Roles outside the path (cluster.adminRoleArn's, anyone's): not created, re-trusted or given rights.
+        for role in (f"{iam}:role/admin", f"{iam}:role/service-role/anything"):
+            for action in ("iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy",
+                           "iam:AttachRolePolicy", "iam:PassRole"):  # fmt: skip
+                assert not allowed(policy, action, role, context=bounded), (action, role)
+        assert allowed(policy, "iam:PassRole", layer_role, context={"iam:PassedToService": "eks.amazonaws.com"})
+        assert not allowed(policy, "iam:PassRole", layer_role, context={"iam:PassedToService": "lambda.amazonaws.com"})
+        # The cluster's IRSA provider, not another identity provider.
+        eks_issuer = f"{iam}:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/0123ABCD"
+        assert allowed(policy, "iam:CreateOpenIDConnectProvider", eks_issuer)
+        assert not allowed(policy, "iam:CreateOpenIDConnectProvider", f"{iam}:oidc-provider/accounts.google.com")
         # This account's roles only, not another account's (a cross-account IAM call needs a trust anyway).
-        assert not allowed(policy, "iam:CreateRole", "arn:aws:iam::210987654321:role/anything")
-        # No long-lived credentials.
+        assert not allowed(policy, "iam:CreateRole", "arn:aws:iam::210987654321:role/philosophy-infra/x")
+        # No long-lived credentials, no managed policies (a new version of the boundary would be one).
         for action in ("iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:AttachUserPolicy"):
             assert not allowed(policy, action, f"{iam}:user/someone"), action
+        for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
+            assert denied(policy, action, boundary), action
+        assert not allowed(policy, "iam:CreatePolicy", f"{iam}:policy/philosophy-infra/x")
         # The bootstrap's roles (its own included) and GitHub's provider: readable, never changed or passed.
         for role in (
             "ci-deploy-staging-role-1",
@@ -561,6 +616,56 @@ def test_deploy_roles_manage_the_aws_layers_iam_but_cannot_raise_their_own_right
                        "iam:UpdateOpenIDConnectProviderThumbprint", "iam:TagOpenIDConnectProvider"):  # fmt: skip
             assert denied(policy, action, github), action
         assert denied(policy, "sts:AssumeRole", f"{iam}:role/anything")
+
+
+def test_the_boundary_caps_every_role_a_deploy_role_can_create(shared: StackPlan) -> None:
+    _, boundary = the_boundary(shared)
+    iam = f"arn:aws:iam::{ACCOUNT_ID}"
+    bucket = f"arn:aws:s3:::{settings()['stateBucketName']}"
+    # What the AWS layer's roles do with their own policies stays possible.
+    for action, resource in (
+        ("s3:PutObject", "arn:aws:s3:::assets-1234/uploads/a.png"),
+        ("s3:PutObject", f"{bucket}/.pulumi/stacks/philosophy-kubernetes/prod.json"),  # the Kubernetes layer's
+        ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT_ID}:secret:x"),
+        ("kms:Decrypt", f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/k"),
+        ("kms:CreateGrant", f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/k"),  # EBS volumes with a customer key
+        ("ec2:CreateVolume", "*"),
+        ("eks:DescribeCluster", "*"),
+        ("iam:CreateServiceLinkedRole", f"{iam}:role/aws-service-role/elasticloadbalancing.amazonaws.com/x"),
+        ("iam:GetRole", f"{iam}:role/x"),
+    ):
+        assert allowed(boundary, action, resource), action
+    # No way further up: no IAM, no other role, not the organization or the account.
+    for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy",
+                   "iam:CreateUser", "iam:CreateAccessKey", "iam:PassRole", "iam:CreatePolicyVersion",
+                   "sts:AssumeRole", "organizations:LeaveOrganization", "account:PutAlternateContact"):  # fmt: skip
+        assert not allowed(boundary, action, f"{iam}:role/philosophy-infra/x"), action
+    # Nor the bootstrap's assets, which its deploy roles may not touch either.
+    for action in ("s3:DeleteObjectVersion", "s3:PutBucketPolicy", "s3:PutBucketVersioning"):
+        assert denied(boundary, action, f"{bucket}/x" if "Object" in action else bucket), action
+        assert denied(boundary, action, f"{bucket}-dr/x" if "Object" in action else f"{bucket}-dr"), action
+    repository = f"arn:aws:ecr:eu-west-1:{ACCOUNT_ID}:repository/philosophy/api"
+    for action in ("ecr:PutImage", "ecr:BatchDeleteImage", "ecr:PutLifecyclePolicy"):
+        assert denied(boundary, action, repository), action
+    for action in ("ecr:PutRegistryScanningConfiguration", "inspector2:Disable", "kms:ScheduleKeyDeletion",
+                   "kms:PutKeyPolicy", "kms:DisableKey"):  # fmt: skip
+        assert denied(boundary, action, "*"), action
+
+
+def test_the_aws_layers_roles_carry_the_bootstraps_boundary_under_their_path(
+    shared: StackPlan, prod_plan: StackPlan, staging_plan: StackPlan
+) -> None:
+    boundary, _ = the_boundary(shared)
+    for plan in (prod_plan, staging_plan):
+        roles = plan.of_type(ROLE)
+        assert len(roles) >= 10
+        for role in roles:
+            assert role.inputs.get("permissionsBoundary") == boundary, role.name
+            assert role.inputs.get("path") == "/philosophy-infra/", role.name
+        # pulumi-eks would create the control plane's role without either: it gets ours.
+        [cluster] = plan.of_type("eks:index:Cluster")
+        [service_role] = [r for r in roles if r.inputs["assumeRolePolicy"].count("eks.amazonaws.com")]
+        assert service_role.urn in cluster.dependencies
 
 
 def test_deploy_roles_cannot_weaken_the_state_buckets_or_touch_the_images(shared: StackPlan) -> None:
@@ -626,14 +731,15 @@ def test_repositories_are_immutable_kms_encrypted_and_protected(shared: StackPla
         assert repository.inputs["forceDelete"] is False and repository.protect
         # Enhanced scanning (the stack's choice) supersedes scan-on-push.
         assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": False}
-    scanning = shared.one("aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration")
-    assert scanning.inputs["scanType"] == "ENHANCED"
-    assert scanning.inputs["rules"] == [
-        {
-            "scanFrequency": "CONTINUOUS_SCAN",
-            "repositoryFilters": [{"filter": "philosophy/*", "filterType": "WILDCARD"}],
-        }
-    ]
+    # The whole registry, in both regions: other repositories and the DR replicas are scanned too.
+    scanning = shared.of_type("aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration")
+    dr = shared.one("pulumi:providers:aws", "aws-dr").urn
+    assert sorted(r.provider == dr for r in scanning) == [False, True]
+    for configuration in scanning:
+        assert configuration.inputs["scanType"] == "ENHANCED"
+        assert configuration.inputs["rules"] == [
+            {"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}
+        ]
 
 
 def test_the_lifecycle_expires_untagged_images_and_keeps_the_last_releases(shared: StackPlan) -> None:

@@ -9,7 +9,7 @@ import pytest
 from components.aws.cluster.eks_cluster import EksCluster, EksClusterArgs
 from philosophy_infra.config.cluster import EndpointAccess
 from philosophy_infra.plan import SECRET, Plan, RecordedResource
-from tests.conftest import encode, raw_config, run, run_stack
+from tests.conftest import TEST_ROLE_LIMITS, encode, raw_config, run, run_stack
 
 CLUSTER = "eks:index:Cluster"
 MNG = "eks:index:ManagedNodeGroup"
@@ -72,6 +72,7 @@ def test_public_endpoint_only_for_listed_cidrs() -> None:
                 vpc_id="vpc-1",
                 private_subnet_ids=["s-1", "s-2"],
                 admin_role_arn="arn:aws:iam::111122223333:role/admin",
+                role_limits=TEST_ROLE_LIMITS,
                 endpoint_access=EndpointAccess.PRIVATE_AND_PUBLIC,
                 public_access_cidrs=cidrs,
             ),

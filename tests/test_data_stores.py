@@ -19,7 +19,7 @@ from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.cache import CacheConfig
 from philosophy_infra.config.database import DatabaseConfig
 from philosophy_infra.plan import SECRET, Plan, RecordedResource
-from tests.conftest import ROOT, encode, raw_config, run, run_stack, stack_plan, stack_yaml
+from tests.conftest import ROOT, TEST_ROLE_LIMITS, encode, raw_config, run, run_stack, stack_plan, stack_yaml
 
 STACKS = ["prod", "staging"]
 INSTANCE = "aws:rds/instance:Instance"
@@ -372,6 +372,7 @@ def database_args(**overrides: Any) -> DatabaseArgs:
     settings = DatabaseConfig.model_validate({**section("staging", "database"), **overrides})
     return DatabaseArgs(
         identifier="t-postgres",
+        role_limits=TEST_ROLE_LIMITS,
         settings=settings,
         vpc_id="vpc-1",
         db_subnet_group_name="db",

@@ -55,7 +55,7 @@ def test_the_webhook_starts_a_runner_for_queued_workflow_jobs_only(prod_plan: Pl
         {
             "filters": [
                 {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"},
-                {"type": "WORKFLOW_NAME", "pattern": "^(deploy|drift)$"},
+                {"type": "WORKFLOW_NAME", "pattern": "^(deploy|drift|preview)$"},
             ]
         }
     ]
@@ -152,6 +152,7 @@ def kubernetes_role(plan: Plan, suffix: str) -> tuple[dict[str, Any], dict[str, 
     [
         ("deploy", "repo:example-org/philosophy-infra:environment:prod"),
         ("drift", "repo:example-org/philosophy-infra:ref:refs/heads/main"),
+        ("preview", "repo:example-org/philosophy-infra:pull_request"),
     ],
 )
 def test_the_kubernetes_layer_roles_trust_one_github_subject_each(prod_plan: Plan, suffix: str, subject: str) -> None:
@@ -167,15 +168,23 @@ def test_the_kubernetes_layer_roles_trust_one_github_subject_each(prod_plan: Pla
             "token.actions.githubusercontent.com:sub": subject,
         }
     }
-    arn = prod_plan.outputs[f"kubernetes{suffix.capitalize()}RoleArn"]
-    [association] = [
-        a
-        for a in prod_plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
-        if a.inputs["principalArn"] == arn
-    ]
-    assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-    assert association.inputs["accessScope"] == {"type": "cluster"}
-    assert association.inputs["clusterName"] == "philosophy-prod"
+
+
+def test_only_the_deploy_role_administers_the_cluster_the_others_only_read(prod_plan: Plan) -> None:
+    entries = {e.inputs["principalArn"]: e for e in prod_plan.of_type("aws:eks/accessEntry:AccessEntry")}
+    associations = prod_plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    deploy = prod_plan.outputs["kubernetesDeployRoleArn"]
+    [admin] = [a for a in associations if a.inputs["principalArn"] == deploy]
+    assert admin.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    assert admin.inputs["accessScope"] == {"type": "cluster"}
+    assert admin.inputs["clusterName"] == "philosophy-prod"
+    assert not entries[deploy].inputs.get("kubernetesGroups")
+    for suffix in ("drift", "preview"):
+        arn = prod_plan.outputs[f"kubernetes{suffix.capitalize()}RoleArn"]
+        # No EKS access policy at all: only the group the Kubernetes layer binds to read what it manages.
+        assert [a for a in associations if a.inputs["principalArn"] == arn] == []
+        assert entries[arn].inputs["kubernetesGroups"] == ["philosophy:cluster-readers"]
+        assert entries[arn].inputs["type"] == "STANDARD"
 
 
 def test_only_the_deploy_role_writes_state_and_only_its_own(prod_plan: Plan) -> None:
@@ -183,6 +192,8 @@ def test_only_the_deploy_role_writes_state_and_only_its_own(prod_plan: Plan) -> 
     bucket = f"arn:aws:s3:::{settings['stateBucket']}"
     _, deploy = kubernetes_role(prod_plan, "deploy")
     _, drift = kubernetes_role(prod_plan, "drift")
+    _, preview = kubernetes_role(prod_plan, "preview")
+    assert preview == drift
     for found in (deploy, drift):
         assert found["ReadAwsLayerState"]["Resource"] == [
             f"{bucket}/.pulumi/meta.yaml",

@@ -9,7 +9,7 @@ import pytest
 from components.aws.network.network import Network, NetworkArgs
 from philosophy_infra.config.network import NatGatewayStrategy
 from philosophy_infra.plan import Plan
-from tests.conftest import run
+from tests.conftest import TEST_ROLE_LIMITS, run
 
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 SEED = {
@@ -22,6 +22,7 @@ SEED = {
 def network(nat: NatGatewayStrategy = NatGatewayStrategy.ONE_PER_AZ, vpn: bool = True) -> Plan:
     args = NetworkArgs(
         name_prefix="philosophy-test",
+        role_limits=TEST_ROLE_LIMITS,
         region="eu-west-1",
         cidr="10.0.0.0/16",
         availability_zones=ZONES,
@@ -186,6 +187,7 @@ def test_children_are_named_after_and_parented_under_the_component(plan: Plan) -
 def test_a_broken_layout_is_refused_before_any_child_is_made() -> None:
     args = NetworkArgs(
         name_prefix="p",
+        role_limits=TEST_ROLE_LIMITS,
         region="eu-west-1",
         cidr="10.0.0.0/16",
         availability_zones=ZONES,

@@ -30,6 +30,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
+from components.aws.security import role_limits
 from philosophy_infra import cli, policy_check
 from philosophy_infra.plan import SECRET, UNKNOWN, Plan, RecordedResource
 from tests.conftest import ROOT, stack_plan, stack_yaml
@@ -113,6 +114,16 @@ def namespace(labels: dict[str, str], annotations: dict[str, str] | None = None)
 
 # Each policy, with resources that break it (every offending value is set explicitly) and what it says.
 BROKEN: dict[str, tuple[list[RecordedResource], str]] = {
+    "iam-role-bounded": (
+        [
+            resource(
+                "aws:iam/role:Role",
+                {"path": "/", "permissionsBoundary": "arn:aws:iam::123456789012:policy/AdministratorAccess"},
+            ),
+            resource("eks:index:Cluster", {"serviceRole": None, "skipDefaultNodeGroup": False}, name="eks"),
+        ],
+        "permissionsBoundary is",
+    ),
     "database-not-public": (
         [resource("aws:rds/instance:Instance", {"publiclyAccessible": True, "storageEncrypted": True})],
         "publiclyAccessible is true",
@@ -360,12 +371,28 @@ def test_pack_config_files_match_the_stacks(request: pytest.FixtureRequest, stac
                         "endpointPublicAccess": True,
                         "publicAccessCidrs": ["203.0.113.0/24"],
                         "encryptionConfigKeyArn": "arn:key",
+                        "serviceRole": "urn:pulumi:prod::p::aws:iam/role:Role::r",
+                        "skipDefaultNodeGroup": True,
                     },
                 )
             ],
             id="public-endpoint-for-listed-networks",
         ),
         pytest.param([deployment({**RESTRICTED_CONTAINER, "image": "nginx@sha256:" + "0" * 64})], id="digest"),
+        pytest.param([resource("aws:iam/role:Role", {"path": "/philosophy-bootstrap/"})], id="bootstrap-role"),
+        pytest.param(
+            [
+                resource(
+                    "aws:iam/role:Role",
+                    {
+                        "path": "/philosophy-infra/",
+                        "permissionsBoundary": "arn:aws:iam::123456789012:policy/philosophy-bootstrap/"
+                        "philosophy-infra-role-boundary",
+                    },
+                )
+            ],
+            id="bounded-role",
+        ),
         pytest.param(
             [
                 deployment(
@@ -398,6 +425,8 @@ def test_pack_config_files_match_the_stacks(request: pytest.FixtureRequest, stac
                         "encryptionConfigKeyArn": "k",
                         "endpointPrivateAccess": True,
                         "endpointPublicAccess": False,
+                        "serviceRole": "urn:pulumi:prod::p::aws:iam/role:Role::r",
+                        "skipDefaultNodeGroup": True,
                     },
                 )
             ],
@@ -742,3 +771,15 @@ def test_the_engines_grpc_handlers_report_what_the_offline_check_reports() -> No
     )
     stack = servicer.AnalyzeStack(proto.AnalyzeStackRequest(resources=[key]), None)  # type: ignore[no-untyped-call]
     assert [(d.policyName, d.urn) for d in stack.diagnostics] == [("stateful-resources-protected", "urn:key")]
+
+
+def test_pulumi_eks_must_be_given_the_roles_it_would_create_unbounded() -> None:
+    found = [
+        v.message
+        for v in violations(resource("eks:index:Cluster", {"serviceRole": None, "createInstanceRole": True}))
+        if v.policy == "iam-role-bounded"
+    ]
+    assert len(found) == 2 and "no serviceRole" in found[0] and "instance role" in found[1]
+    # The guardrail's copy of the boundary's name is the one the layers share.
+    assert f":policy{role_limits.BOUNDARY_PATH}{role_limits.BOUNDARY_NAME}" == guardrails.ROLE_BOUNDARY_SUFFIX
+    assert guardrails.AWS_LAYER_ROLE_PATH == role_limits.ROLE_PATH

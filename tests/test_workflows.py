@@ -1,6 +1,6 @@
 """The GitHub Actions workflows (.github/workflows): pinned actions, least privilege, the right Pulumi commands
-and inputs, and the deploy runner (a cluster admin) kept to the workflows its webhook accepts, on main or on
-pull requests from this repository only. Then the linters themselves (scripts/lint-workflows.sh)."""
+and inputs, and the deploy runner (where the Kubernetes layer runs) kept to the workflows its webhook accepts,
+on main or on pull requests from this repository only. Then the linters themselves (scripts/lint-workflows.sh)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 
 # The workflows whose jobs may run on the deploy runner: exactly the names the AWS layer's
 # `deployRunner.workflowNames` must list (the CodeBuild webhook's WORKFLOW_NAME filter).
-RUNNER_WORKFLOWS = {"deploy", "drift"}
+RUNNER_WORKFLOWS = {"deploy", "drift", "preview"}
 STACKS = ("staging", "prod")
 RUNNER_LABEL = re.compile(
     r"codebuild-philosophy-(?P<env>staging|prod|\$\{\{ matrix\.env \}\})-deploy-runner"
@@ -225,8 +225,8 @@ def test_id_token_is_granted_exactly_where_aws_credentials_are_assumed() -> None
             role = step["with"]["role-to-assume"]
             assert re.fullmatch(
                 r"\$\{\{ vars\.AWS_(PREVIEW|DEPLOY|DRIFT|KUBERNETES_DEPLOY)_ROLE_ARN \}\}"
-                r"|\$\{\{ matrix\.env == 'prod' && vars\.AWS_KUBERNETES_DRIFT_ROLE_ARN_PROD"
-                r" \|\| vars\.AWS_KUBERNETES_DRIFT_ROLE_ARN_STAGING \}\}",
+                r"|\$\{\{ matrix\.env == 'prod' && vars\.AWS_KUBERNETES_(DRIFT|PREVIEW)_ROLE_ARN_PROD"
+                r" \|\| vars\.AWS_KUBERNETES_(DRIFT|PREVIEW)_ROLE_ARN_STAGING \}\}",
                 role,
             ), role
             assert not {"aws-access-key-id", "aws-secret-access-key"} & set(step["with"])
@@ -307,8 +307,8 @@ def test_preview_refreshes_diffs_runs_the_policy_pack_and_keeps_one_comment_per_
         assert inputs["comment-on-pr"] is True and inputs["edit-pr-comment"] is True
         assert "expect-no-changes" not in inputs
         found |= {(inputs["work-dir"], env) for env in job["strategy"]["matrix"]["env"]}
-    # The Kubernetes layer is never previewed from a pull request: its preview needs cluster-admin.
-    assert found == {(".", env) for env in STACKS}
+    # Both layers of both stacks; the Kubernetes layer on the runner (checked below), as a reader only.
+    assert found == {(d, env) for d in (".", "kubernetes") for env in STACKS}
 
 
 def test_deploy_updates_each_layer_in_order_with_the_policy_pack_enforced() -> None:
@@ -369,6 +369,13 @@ def test_preview_roles_are_read_only_and_deploy_roles_are_per_environment() -> N
                 # Its own read-only role: scheduled runs have the subject of main, the preview role's is
                 # pull_request, and each role trusts exactly one.
                 assert role == "${{ vars.AWS_DRIFT_ROLE_ARN }}" and "environment" not in job, f"{name}/{job_id}"
+            elif on_runner(job):
+                # The stack's Kubernetes preview role: in the cluster, a reader (philosophy:cluster-readers).
+                assert role == (
+                    "${{ matrix.env == 'prod' && vars.AWS_KUBERNETES_PREVIEW_ROLE_ARN_PROD"
+                    " || vars.AWS_KUBERNETES_PREVIEW_ROLE_ARN_STAGING }}"
+                ), f"{name}/{job_id}"
+                assert "environment" not in job, f"{name}/{job_id}"
             else:
                 assert role == "${{ vars.AWS_PREVIEW_ROLE_ARN }}" and "environment" not in job, f"{name}/{job_id}"
 

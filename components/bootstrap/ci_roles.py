@@ -3,9 +3,10 @@
 - preview (`repo:<infra>:pull_request`): ReadOnlyAccess, the state (read), the secrets key (decrypt only);
 - drift (`repo:<infra>:ref:refs/heads/main`, where scheduled runs run): the same read-only rights as preview,
   in a role of its own, so each role still trusts one subject;
-- one deploy role per environment (`repo:<infra>:environment:<env>`): PowerUserAccess plus the IAM the AWS
-  layer manages, its environment's state, the secrets key (encrypt and decrypt), with explicit denies on the
-  bootstrap's own roles, GitHub's OIDC provider, the state buckets' protections and the image repositories;
+- one deploy role per environment (`repo:<infra>:environment:<env>`): PowerUserAccess plus the AWS layer's
+  roles (under its path, only with the boundary this component creates), its environment's state, the secrets
+  key (encrypt and decrypt), with explicit denies on the bootstrap's own roles and policies, GitHub's OIDC
+  provider, the state buckets' protections and the image repositories;
 - image push (`repo:<app>:ref:refs/heads/main`): push to the service's repositories, nothing else.
 
 See components/bootstrap/policies.py for every document, and the README for why not AdministratorAccess."""
@@ -19,8 +20,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.security.role_limits import BOUNDARY_NAME, BOUNDARY_PATH
 from components.bootstrap.ci_role import CiRole, CiRoleArgs
-from components.bootstrap.policies import deploy_role_policy, push_role_policy, read_only_role_policy, repository_arn
+from components.bootstrap.policies import (
+    deploy_role_policy,
+    push_role_policy,
+    read_only_role_policy,
+    repository_arn,
+    role_boundary_policy,
+)
 
 # A deploy job may run long: the AWS layer's first deploy takes about 40 minutes (RDS Multi-AZ alone 20-40), and
 # credentials that expire mid-update leave the stack locked. The workflow asks for it (role-duration-seconds).
@@ -49,6 +57,7 @@ class CiRoles(pulumi.ComponentResource):
     drift_role_arn: pulumi.Output[str]
     deploy_role_arns: dict[str, pulumi.Output[str]]
     push_role_arn: pulumi.Output[str]
+    role_boundary_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: CiRolesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:CiRoles", name, None, opts)
@@ -88,6 +97,25 @@ class CiRoles(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # The boundary every role of the AWS layer carries: a deploy role may create roles only with it. Its name
+        # is fixed because the AWS layer derives its ARN (components/aws/security/role_limits.py).
+        boundary = aws.iam.Policy(
+            f"{name}-role-boundary",
+            name=BOUNDARY_NAME,
+            path=BOUNDARY_PATH,
+            description="The most any role of the philosophy-infra AWS layer may do: no IAM, no assuming roles, "
+            "no harm to the state, the images or the keys",
+            policy=pulumi.Output.all(partition, account).apply(
+                lambda v: role_boundary_policy(
+                    partition=v[0],
+                    account=v[1],
+                    state_bucket=args.state_bucket,
+                    replica_bucket=args.replica_bucket,
+                    ecr_namespace=args.ecr_namespace,
+                )
+            ),
+            opts=child,
+        )
         self.deploy_role_arns = {}
         for environment in args.environments:
             deploy = CiRole(
@@ -103,7 +131,8 @@ class CiRoles(pulumi.ComponentResource):
                     ),
                     max_session_seconds=DEPLOY_SESSION_SECONDS,
                 ),
-                opts=child,
+                # The boundary first: the deploy role's policy names it.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[boundary]),
             )
             self.deploy_role_arns[environment] = deploy.role_arn
         push = CiRole(
@@ -126,12 +155,14 @@ class CiRoles(pulumi.ComponentResource):
         self.preview_role_arn = preview.role_arn
         self.drift_role_arn = drift.role_arn
         self.push_role_arn = push.role_arn
+        self.role_boundary_arn = boundary.arn
         self.register_outputs(
             {
                 "previewRoleArn": self.preview_role_arn,
                 "driftRoleArn": self.drift_role_arn,
                 "deployRoleArns": self.deploy_role_arns,
                 "pushRoleArn": self.push_role_arn,
+                "roleBoundaryArn": self.role_boundary_arn,
             }
         )
 

@@ -75,7 +75,7 @@ class ContainerRegistry(pulumi.ComponentResource):
                 # credential cannot replace a released image.
                 image_tag_mutability="IMMUTABLE",
                 encryption_configurations=[{"encryption_type": "KMS", "kms_key": key.arn}],
-                # With enhanced scanning, Inspector scans the whole namespace (below) and this is ignored.
+                # With enhanced scanning, Inspector scans the whole registry (below) and this is ignored.
                 image_scanning_configuration={"scan_on_push": args.scanning is EcrScanning.BASIC},
                 # Never delete a repository that still holds images.
                 force_delete=False,
@@ -93,23 +93,25 @@ class ContainerRegistry(pulumi.ComponentResource):
                 functools.partial(_repository_arn, args.region, full_name)
             )
 
+        in_dr = pulumi.ResourceOptions(parent=self, provider=args.dr_provider)
         if args.scanning is EcrScanning.ENHANCED:
-            # Registry-wide (one per account and region): Inspector scans these repositories on push and again
-            # whenever a new vulnerability is published, which scan-on-push alone never does.
-            aws.ecr.RegistryScanningConfiguration(
-                f"{name}-scanning",
-                scan_type="ENHANCED",
-                rules=[
-                    {
-                        "scan_frequency": "CONTINUOUS_SCAN",
-                        "repository_filters": [{"filter": f"{args.namespace}/*", "filter_type": "WILDCARD"}],
-                    }
-                ],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            # Registry-wide, one per account and region, so it is the whole registry's: Inspector scans every
+            # repository on push and again whenever a new vulnerability is published (scan-on-push alone never
+            # rescans). The DR region too, where the replicas are what a failover would run.
+            for suffix, region_opts in (("scanning", pulumi.ResourceOptions(parent=self)), ("dr-scanning", in_dr)):
+                aws.ecr.RegistryScanningConfiguration(
+                    f"{name}-{suffix}",
+                    scan_type="ENHANCED",
+                    rules=[
+                        {
+                            "scan_frequency": "CONTINUOUS_SCAN",
+                            "repository_filters": [{"filter": "*", "filter_type": "WILDCARD"}],
+                        }
+                    ],
+                    opts=region_opts,
+                )
 
         # The DR region: ECR creates each replica's repository on the first replicated push, from this template.
-        in_dr = pulumi.ResourceOptions(parent=self, provider=args.dr_provider)
         dr_key = self._key(f"{name}-dr-key", f"alias/{args.key_alias}-dr", key_policy, in_dr, protected)
         creation_role = aws.iam.Role(
             f"{name}-replica-creation-role",

@@ -3,9 +3,10 @@ keys' policies, the state bucket's policy and the ECR lifecycle. The components 
 so each document can be read and tested on its own.
 
 The design, in one place:
-- Every role the bootstrap creates lives under the IAM path `ROLE_PATH`. The deploy roles may manage IAM (the
-  AWS layer creates roles, policies, instance profiles and the cluster's OIDC provider) but nothing under that
-  path, nor GitHub's OIDC provider: they cannot widen their own trust or rights, nor the other roles'.
+- Every role the bootstrap creates lives under the IAM path `ROLE_PATH`. The deploy roles may manage the AWS
+  layer's roles (only under its path, and only with the boundary `role_boundary_policy` attached) and the
+  cluster's OIDC provider, but nothing under the bootstrap's path, nor GitHub's OIDC provider: they cannot widen
+  their own trust or rights, nor the other roles', nor mint a role that could.
 - Each key's policy refuses the CI roles everything but using it, so a deploy role (PowerUserAccess has
   `kms:*`) cannot disable, re-policy or schedule the deletion of the keys the state and images depend on.
 - The state bucket's policy keeps each deploy role to its own environment's stacks.
@@ -21,8 +22,11 @@ from components.aws.security.policy_statements import (
     GITHUB_OIDC_HOST,
     tls_only_statements,
 )
+from components.aws.security.role_limits import BOUNDARY_PATH, boundary_arn
+from components.aws.security.role_limits import ROLE_PATH as AWS_LAYER_ROLE_PATH
 
-ROLE_PATH = "/philosophy-bootstrap/"
+ROLE_PATH = BOUNDARY_PATH
+"""The bootstrap's roles and its one managed policy (the boundary) live under this IAM path."""
 
 # What the CI roles may still do with a key they use; everything else (PutKeyPolicy, DisableKey,
 # ScheduleKeyDeletion, CreateGrant, aliases, tags) is refused them in the key's own policy.
@@ -32,9 +36,9 @@ KEY_USAGE = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataK
 SECRETS_ENCRYPT_DECRYPT = ["kms:Decrypt", "kms:Encrypt"]
 SECRETS_DECRYPT = ["kms:Decrypt"]
 
-# The services the AWS layer hands a role to: EKS (the cluster's role inside pulumi-eks, the node groups' role,
-# the EBS CSI add-on's role), EC2 (pulumi-eks's instance profile), CodeBuild (the deploy runner), VPC flow
-# logs, RDS enhanced monitoring. Passing a role to anything else (Lambda, ECS, Glue...) is refused: running
+# The services the AWS layer hands a role to: EKS (the cluster's role, the node groups' role, the EBS CSI
+# add-on's role), EC2 (instance profiles of nodes), CodeBuild (the deploy runner), VPC flow logs, RDS enhanced
+# monitoring. Passing a role to anything else (Lambda, ECS, Glue...) is refused: running
 # code under a role the deploy role created is the shortest way around its limits. A new service the AWS layer
 # needs is added here.
 PASSED_TO_SERVICES = [
@@ -44,41 +48,51 @@ PASSED_TO_SERVICES = [
     "monitoring.rds.amazonaws.com",
     "vpc-flow-logs.amazonaws.com",
 ]
-# IAM the AWS layer manages: its roles (IRSA, node groups, runner, flow logs, RDS monitoring, the cluster's),
-# their inline and managed policies, pulumi-eks's instance profile and the cluster's own OIDC provider. No
-# users, groups, access keys or login profiles: nothing that mints long-lived credentials.
-IAM_FOR_THE_AWS_LAYER = [
-    "iam:AddClientIDToOpenIDConnectProvider",
-    "iam:AddRoleToInstanceProfile",
+# What the deploy roles do to the AWS layer's roles (IRSA, node groups, the cluster's, the runner, flow logs, RDS
+# monitoring, the Kubernetes layer's). Those that set a role's rights need the boundary on it (the condition
+# `iam:PermissionsBoundary`); all of them only under the AWS layer's path. No users, groups, access keys, login
+# profiles or managed policies: nothing that mints long-lived credentials or outlives a role.
+ROLE_RIGHTS_CHANGES = [
     "iam:AttachRolePolicy",
-    "iam:CreateInstanceProfile",
-    "iam:CreateOpenIDConnectProvider",
-    "iam:CreatePolicy",
-    "iam:CreatePolicyVersion",
     "iam:CreateRole",
-    "iam:DeleteInstanceProfile",
-    "iam:DeleteOpenIDConnectProvider",
-    "iam:DeletePolicy",
-    "iam:DeletePolicyVersion",
-    "iam:DeleteRole",
     "iam:DeleteRolePolicy",
     "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
     "iam:PutRolePolicy",
-    "iam:RemoveClientIDFromOpenIDConnectProvider",
-    "iam:RemoveRoleFromInstanceProfile",
-    "iam:SetDefaultPolicyVersion",
-    "iam:TagInstanceProfile",
-    "iam:TagOpenIDConnectProvider",
-    "iam:TagPolicy",
+]
+ROLE_CHANGES = [
+    "iam:DeleteRole",
     "iam:TagRole",
-    "iam:UntagInstanceProfile",
-    "iam:UntagOpenIDConnectProvider",
-    "iam:UntagPolicy",
     "iam:UntagRole",
     "iam:UpdateAssumeRolePolicy",
-    "iam:UpdateOpenIDConnectProviderThumbprint",
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
+]
+# The cluster's own OIDC provider (IRSA), which pulumi-eks creates; EKS issuers only.
+EKS_OIDC_PROVIDER_CHANGES = [
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:CreateOpenIDConnectProvider",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:RemoveClientIDFromOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider",
+    "iam:UntagOpenIDConnectProvider",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+]
+# What the AWS layer's roles cannot do whatever their own policies say: IAM (but reading it and the service-linked
+# roles AWS services create for themselves), the organization and the account, and assuming another role.
+BOUNDARY_EXCLUDES = ["account:*", "iam:*", "organizations:*", "sts:AssumeRole"]
+BOUNDARY_IAM = ["iam:CreateServiceLinkedRole", "iam:Get*", "iam:List*"]
+# Key administration: no role of the AWS layer administers a key, and a role created to reach the bootstrap's keys
+# (whose policies let the account's IAM administer them) must not.
+KEY_ADMINISTRATION = [
+    "kms:CancelKeyDeletion",
+    "kms:DeleteAlias",
+    "kms:DeleteImportedKeyMaterial",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:UpdateAlias",
 ]
 # What makes the state buckets a backup: versioning, encryption, the policy, replication, the lifecycle, the
 # public access block; and the old versions themselves (a DeleteObjectVersion is the one delete S3 cannot undo).
@@ -207,6 +221,52 @@ def read_only_role_policy(*, partition: str, region: str, account: str, state_bu
     )
 
 
+def _bootstrap_assets_denies(
+    *, partition: str, account: str, state_bucket: str, replica_bucket: str, ecr_namespace: str
+) -> list[dict[str, Any]]:
+    """What keeps the account recoverable and the CI honest: refused to the deploy roles and to every role they
+    create (through the boundary) alike."""
+    bucket, replica = bucket_arn(partition, state_bucket), bucket_arn(partition, replica_bucket)
+    return [
+        {
+            "Sid": "DenyWeakeningTheStateBuckets",
+            "Effect": "Deny",
+            "Action": STATE_BUCKET_PROTECTIONS,
+            "Resource": [bucket, f"{bucket}/*", replica, f"{replica}/*"],
+        },
+        {
+            "Sid": "DenyChangingTheImageRepositories",
+            "Effect": "Deny",
+            "Action": ECR_REPOSITORY_CHANGES,
+            "Resource": f"arn:{partition}:ecr:*:{account}:repository/{ecr_namespace}/*",
+        },
+        {"Sid": "DenyChangingTheRegistry", "Effect": "Deny", "Action": ECR_REGISTRY_CHANGES, "Resource": "*"},
+        {"Sid": "DenyTurningOffScanning", "Effect": "Deny", "Action": INSPECTOR_CHANGES, "Resource": "*"},
+    ]
+
+
+def role_boundary_policy(
+    *, partition: str, account: str, state_bucket: str, replica_bucket: str, ecr_namespace: str
+) -> str:
+    """The permissions boundary of every role the AWS layer creates: the most such a role can ever do, whatever
+    its own policies grant. Its own policies stay least-privilege; the boundary caps what a deploy role could
+    give a role it creates, so that role is never a way around the deploy role's limits."""
+    return _document(
+        [
+            {"Sid": "AllButIdentityAndTheAccount", "Effect": "Allow", "NotAction": BOUNDARY_EXCLUDES, "Resource": "*"},
+            {"Sid": "ReadIamAndCreateServiceLinkedRoles", "Effect": "Allow", "Action": BOUNDARY_IAM, "Resource": "*"},
+            {"Sid": "DenyAdministeringKeys", "Effect": "Deny", "Action": KEY_ADMINISTRATION, "Resource": "*"},
+            *_bootstrap_assets_denies(
+                partition=partition,
+                account=account,
+                state_bucket=state_bucket,
+                replica_bucket=replica_bucket,
+                ecr_namespace=ecr_namespace,
+            ),
+        ]
+    )
+
+
 def deploy_role_policy(
     *,
     partition: str,
@@ -218,25 +278,34 @@ def deploy_role_policy(
     ecr_namespace: str,
 ) -> str:
     """A deploy role's own policy, next to PowerUserAccess (everything but IAM, Organizations and Account):
-    the IAM the AWS layer manages, its environment's state, and explicit denies on what keeps the account
-    recoverable and the CI honest."""
-    bucket, replica = bucket_arn(partition, state_bucket), bucket_arn(partition, replica_bucket)
+    the AWS layer's roles (under its path, with the boundary), its environment's state, and explicit denies on
+    what keeps the account recoverable and the CI honest."""
+    bucket = bucket_arn(partition, state_bucket)
     iam = f"arn:{partition}:iam::{account}"
+    layer_roles = f"{iam}:role{AWS_LAYER_ROLE_PATH}*"
     own_state = [arn for project in projects for arn in state_objects(partition, state_bucket, project, environment)]
     return _document(
         [
             {
-                "Sid": "ManageTheAwsLayersIam",
+                "Sid": "SetTheAwsLayersRolesRightsWithinTheBoundary",
                 "Effect": "Allow",
-                "Action": IAM_FOR_THE_AWS_LAYER,
-                "Resource": [f"{iam}:role/*", f"{iam}:policy/*", f"{iam}:instance-profile/*", f"{iam}:oidc-provider/*"],
+                "Action": ROLE_RIGHTS_CHANGES,
+                "Resource": layer_roles,
+                "Condition": {"StringEquals": {"iam:PermissionsBoundary": boundary_arn(partition, account)}},
+            },
+            {"Sid": "ChangeTheAwsLayersRoles", "Effect": "Allow", "Action": ROLE_CHANGES, "Resource": layer_roles},
+            {
+                "Sid": "ManageTheClustersOidcProviders",
+                "Effect": "Allow",
+                "Action": EKS_OIDC_PROVIDER_CHANGES,
+                "Resource": f"{iam}:oidc-provider/oidc.eks.*.amazonaws.com/id/*",
             },
             {"Sid": "ReadIam", "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
             {
                 "Sid": "PassRolesToTheAwsLayersServices",
                 "Effect": "Allow",
                 "Action": "iam:PassRole",
-                "Resource": f"{iam}:role/*",
+                "Resource": layer_roles,
                 "Condition": {"StringEquals": {"iam:PassedToService": PASSED_TO_SERVICES}},
             },
             {"Sid": "ListState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
@@ -252,13 +321,19 @@ def deploy_role_policy(
                 "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
                 "Resource": own_state,
             },
-            # NotAction: reading them stays possible (a refresh, `aws iam get-role`); anything else, including
-            # iam:PassRole and creating a role under the path, is refused.
+            # Belt and braces over the allows above: a boundary, once set, stays; the bootstrap's roles and
+            # policies (the boundary included) are readable, never changed, passed or created.
             {
-                "Sid": "DenyChangingTheBootstrapsRoles",
+                "Sid": "DenyRemovingTheBoundary",
+                "Effect": "Deny",
+                "Action": ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "DenyChangingTheBootstrapsRolesAndPolicies",
                 "Effect": "Deny",
                 "NotAction": ["iam:Get*", "iam:List*"],
-                "Resource": f"{iam}:role{ROLE_PATH}*",
+                "Resource": [f"{iam}:role{ROLE_PATH}*", f"{iam}:policy{ROLE_PATH}*"],
             },
             {
                 "Sid": "DenyChangingGithubsOidcProvider",
@@ -268,20 +343,13 @@ def deploy_role_policy(
             },
             # The way around any role's limits is another role's; the AWS layer assumes none.
             {"Sid": "DenyAssumingOtherRoles", "Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"},
-            {
-                "Sid": "DenyWeakeningTheStateBuckets",
-                "Effect": "Deny",
-                "Action": STATE_BUCKET_PROTECTIONS,
-                "Resource": [bucket, f"{bucket}/*", replica, f"{replica}/*"],
-            },
-            {
-                "Sid": "DenyChangingTheImageRepositories",
-                "Effect": "Deny",
-                "Action": ECR_REPOSITORY_CHANGES,
-                "Resource": f"arn:{partition}:ecr:*:{account}:repository/{ecr_namespace}/*",
-            },
-            {"Sid": "DenyChangingTheRegistry", "Effect": "Deny", "Action": ECR_REGISTRY_CHANGES, "Resource": "*"},
-            {"Sid": "DenyTurningOffScanning", "Effect": "Deny", "Action": INSPECTOR_CHANGES, "Resource": "*"},
+            *_bootstrap_assets_denies(
+                partition=partition,
+                account=account,
+                state_bucket=state_bucket,
+                replica_bucket=replica_bucket,
+                ecr_namespace=ecr_namespace,
+            ),
         ]
     )
 

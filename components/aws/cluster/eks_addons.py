@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from components.aws.cluster.eks_cluster import managed_addon
 from components.aws.security.irsa_role import IrsaRole, IrsaRoleArgs
+from components.aws.security.role_limits import RoleLimits
 
 EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
 
@@ -23,6 +24,7 @@ class EksAddonsArgs:
     kubernetes_version: str
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
+    role_limits: RoleLimits
     after: Sequence[pulumi.Resource]
     """The cluster and its node groups: these add-ons are created only once nodes exist."""
     addon_versions: Mapping[str, str] = field(default_factory=dict)
@@ -55,6 +57,7 @@ class EksAddons(pulumi.ComponentResource):
         ebs_role = IrsaRole(
             f"{name}-ebs-csi",
             IrsaRoleArgs(
+                role_limits=args.role_limits,
                 oidc_provider_arn=args.oidc_provider_arn,
                 oidc_issuer=args.oidc_issuer,
                 namespace=namespace,

@@ -6,6 +6,7 @@ its provider from the `kubeconfig` this component exports."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -14,11 +15,23 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 
 from components.aws.security.encryption_key import encrypted_log_group
+from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.cluster import EndpointAccess
 
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# As pulumi-eks and AWS's documentation write the cluster role's trust (sts:TagSession for EKS Auto Mode).
+EKS_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    ],
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +42,8 @@ class EksClusterArgs:
     vpc_id: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     admin_role_arn: str
+    role_limits: RoleLimits
+    """For the control plane's own role, which pulumi-eks would otherwise create without them."""
     endpoint_access: EndpointAccess = EndpointAccess.PRIVATE
     public_access_cidrs: Sequence[str] = ()
     control_plane_log_retention_days: int = 90
@@ -76,6 +91,21 @@ class EksCluster(pulumi.ComponentResource):
             data_protection=args.data_protection,
             parent=self,
         )
+        service_role = aws.iam.Role(
+            f"{name}-service-role",
+            description=f"{args.cluster_name}: the EKS control plane",
+            path=args.role_limits.path,
+            permissions_boundary=args.role_limits.permissions_boundary,
+            assume_role_policy=json.dumps(EKS_TRUST_POLICY),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        service_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-service-role-policy",
+            role=service_role.name,
+            policy_arn=partition.apply(lambda p: f"arn:{p}:iam::aws:policy/AmazonEKSClusterPolicy"),
+            opts=pulumi.ResourceOptions(parent=service_role),
+        )
         public = args.endpoint_access is EndpointAccess.PRIVATE_AND_PUBLIC
         self.cluster = eks.Cluster(
             f"{name}-eks",
@@ -89,6 +119,8 @@ class EksCluster(pulumi.ComponentResource):
             endpoint_private_access=True,
             endpoint_public_access=public,
             public_access_cidrs=list(args.public_access_cidrs) if public else None,
+            # Ours, not pulumi-eks's: the deploy role may create roles only under the path, with the boundary.
+            service_role=service_role,
             authentication_mode=eks.AuthenticationMode.API,
             access_entries={
                 "admin": eks.AccessEntryArgs(
@@ -121,7 +153,8 @@ class EksCluster(pulumi.ComponentResource):
             deletion_protection=protected,
             # EKS's deletion protection alone would let a destroy remove the node groups and add-ons before
             # EKS refuses to delete the cluster itself.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], protect=protected),
+            # The policy first: EKS checks the role's rights when it creates the cluster.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, service_policy], protect=protected),
         )
         self.cluster_name = args.cluster_name
         self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig_json)

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
+from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.config.cluster import CapacityType, Taint
 
 # What a node needs and nothing more: join the cluster, pull images, run the VPC CNI, and SSM for shell
@@ -24,6 +25,7 @@ NODE_POLICIES = (
 
 @dataclass(frozen=True, kw_only=True)
 class NodeGroupArgs:
+    role_limits: RoleLimits
     cluster: eks.Cluster
     kubernetes_version: str
     """Set explicitly: with a custom launch template pulumi-eks would not move nodes along with the cluster."""
@@ -54,6 +56,8 @@ class NodeGroup(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-role",
+            path=args.role_limits.path,
+            permissions_boundary=args.role_limits.permissions_boundary,
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",

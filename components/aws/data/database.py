@@ -16,6 +16,7 @@ import pulumi_random as random
 from components.aws.data.store_security_group import store_security_group
 from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.aws.security.irsa_role import service_trust_policy
+from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.database import DatabaseConfig, DatabaseInsights
 from philosophy_infra.service import DATABASE_PORT
@@ -29,6 +30,7 @@ MONITORING_POLICY = "policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
 @dataclass(frozen=True, kw_only=True)
 class DatabaseArgs:
+    role_limits: RoleLimits
     identifier: str
     """The RDS instance identifier, fixed so its log groups can be created first, with retention."""
     settings: DatabaseConfig
@@ -95,7 +97,7 @@ class Database(pulumi.ComponentResource):
             )
             for kind in LOG_EXPORTS
         ]
-        monitoring_role, monitoring_policy = self._monitoring_role(name)
+        monitoring_role, monitoring_policy = self._monitoring_role(name, args.role_limits)
         # Final snapshots outlive the instance, so each instance needs its own name for one: a new suffix
         # whenever the instance would be replaced.
         final_snapshot_suffix = random.RandomId(
@@ -178,13 +180,15 @@ class Database(pulumi.ComponentResource):
             }
         )
 
-    def _monitoring_role(self, name: str) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+    def _monitoring_role(self, name: str, limits: RoleLimits) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
         """The role RDS enhanced monitoring assumes to publish OS metrics; only this account's RDS may."""
         invoke = pulumi.InvokeOutputOptions(parent=self)
         account = aws.get_caller_identity_output(opts=invoke).account_id
         partition = aws.get_partition_output(opts=invoke).partition
         role = aws.iam.Role(
             f"{name}-monitoring",
+            path=limits.path,
+            permissions_boundary=limits.permissions_boundary,
             description="RDS enhanced monitoring",
             assume_role_policy=account.apply(lambda a: service_trust_policy("monitoring.rds.amazonaws.com", a)),
             opts=pulumi.ResourceOptions(parent=self),

@@ -27,6 +27,7 @@ import pulumi_aws as aws
 from components.aws.cluster.eks_cluster import allow_api_access
 from components.aws.security.encryption_key import encrypted_log_group
 from components.aws.security.irsa_role import service_trust_policy
+from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.runner import DeployRunnerConfig
 
@@ -37,6 +38,7 @@ RUNNER_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 
 @dataclass(frozen=True, kw_only=True)
 class DeployRunnerArgs:
+    role_limits: RoleLimits
     project_name: str
     """The CodeBuild project's name, fixed: workflows name it in their `runs-on` label."""
     settings: DeployRunnerConfig
@@ -103,6 +105,8 @@ class DeployRunner(pulumi.ComponentResource):
 
         role = aws.iam.Role(
             f"{name}-role",
+            path=args.role_limits.path,
+            permissions_boundary=args.role_limits.permissions_boundary,
             description=f"{args.project_name}: the runner itself (logs, network interfaces, GitHub connection)",
             assume_role_policy=account.apply(lambda a: service_trust_policy("codebuild.amazonaws.com", a)),
             opts=child,

@@ -6,11 +6,11 @@ on the deploy runner (the network location), each trusting exactly one subject.
   layer installs CRDs, ClusterRoles and admission webhooks through Helm charts, and Kubernetes RBAC lets
   nobody grant what it does not hold), reads the AWS layer's state of the same stack, writes the
   Kubernetes layer's, and uses the stacks' secrets key.
-- `drift` trusts `repo:<repo>:ref:refs/heads/main`: only code already on `main` (the scheduled drift check)
-  gets it. A preview with server-side apply is a dry-run write, so it needs the same cluster rights; in AWS
-  it may only read both layers' state and decrypt.
-Pull requests get neither: their code never holds cluster credentials. Their review reads the offline plan
-and its diff, which render every Kubernetes object.
+- `preview` trusts `repo:<repo>:pull_request`, `drift` trusts `repo:<repo>:ref:refs/heads/main` (the scheduled
+  drift check). Both only read: the Kubernetes group `CLUSTER_READERS_GROUP` (what the layer's ClusterReaders
+  lets it see, nothing more), both layers' state, and decrypt. A pull request's code therefore never holds a
+  credential that can change the cluster: pulumi-kubernetes previews from the inputs where the server refuses
+  it a dry-run.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ import pulumi_aws as aws
 
 from components.aws.cluster.eks_cluster import CLUSTER_ADMIN_POLICY
 from components.aws.security.policy_statements import github_oidc_provider_arn, github_trust_policy
+from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.config.runner import DeployRunnerConfig
+from philosophy_infra.service import CLUSTER_READERS_GROUP
 
 
 class StateAccess(StrEnum):
@@ -36,6 +38,7 @@ class StateAccess(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class KubernetesLayerRolesArgs:
+    role_limits: RoleLimits
     settings: DeployRunnerConfig
     cluster_name: pulumi.Input[str]
     stack: str
@@ -47,6 +50,7 @@ class KubernetesLayerRolesArgs:
 class KubernetesLayerRoles(pulumi.ComponentResource):
     deploy_role_arn: pulumi.Output[str]
     drift_role_arn: pulumi.Output[str]
+    preview_role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: KubernetesLayerRolesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:KubernetesLayerRoles", name, None, opts)
@@ -58,9 +62,13 @@ class KubernetesLayerRoles(pulumi.ComponentResource):
         for suffix, subject, access in (
             ("deploy", f"repo:{repository}:environment:{args.stack}", StateAccess.WRITE),
             ("drift", f"repo:{repository}:ref:refs/heads/main", StateAccess.READ),
+            ("preview", f"repo:{repository}:pull_request", StateAccess.READ),
         ):
+            writes = access is StateAccess.WRITE
             role = aws.iam.Role(
                 f"{name}-{suffix}",
+                path=args.role_limits.path,
+                permissions_boundary=args.role_limits.permissions_boundary,
                 description=f"The Kubernetes layer of {args.stack}: {suffix}, for GitHub subject {subject}",
                 assume_role_policy=_trust(partition, account, subject),
                 # A first deploy of the layer waits for Helm releases and the schema Job: allow two hours.
@@ -87,20 +95,30 @@ class KubernetesLayerRoles(pulumi.ComponentResource):
                 cluster_name=args.cluster_name,
                 principal_arn=role.arn,
                 type="STANDARD",
+                # The readers get no EKS access policy: only what the Kubernetes layer's ClusterReaders binds.
+                kubernetes_groups=None if writes else [CLUSTER_READERS_GROUP],
                 opts=pulumi.ResourceOptions(parent=role),
             )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-{suffix}-cluster-admin",
-                cluster_name=args.cluster_name,
-                principal_arn=role.arn,
-                policy_arn=CLUSTER_ADMIN_POLICY,
-                access_scope={"type": "cluster"},
-                opts=pulumi.ResourceOptions(parent=entry, depends_on=[entry]),
-            )
+            if writes:
+                aws.eks.AccessPolicyAssociation(
+                    f"{name}-{suffix}-cluster-admin",
+                    cluster_name=args.cluster_name,
+                    principal_arn=role.arn,
+                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    access_scope={"type": "cluster"},
+                    opts=pulumi.ResourceOptions(parent=entry, depends_on=[entry]),
+                )
             roles[suffix] = role.arn
         self.deploy_role_arn = roles["deploy"]
         self.drift_role_arn = roles["drift"]
-        self.register_outputs({"deployRoleArn": self.deploy_role_arn, "driftRoleArn": self.drift_role_arn})
+        self.preview_role_arn = roles["preview"]
+        self.register_outputs(
+            {
+                "deployRoleArn": self.deploy_role_arn,
+                "driftRoleArn": self.drift_role_arn,
+                "previewRoleArn": self.preview_role_arn,
+            }
+        )
 
 
 def _trust(partition: pulumi.Output[str], account: pulumi.Output[str], subject: str) -> pulumi.Output[str]:

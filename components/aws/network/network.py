@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from components.aws.security.encryption_key import encrypted_log_group
 from components.aws.security.irsa_role import service_trust_policy
+from components.aws.security.role_limits import RoleLimits
 from philosophy_infra import cidr
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.network import NatGatewayStrategy
@@ -19,6 +20,7 @@ from philosophy_infra.config.network import NatGatewayStrategy
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
+    role_limits: RoleLimits
     name_prefix: str
     """Prefix of Name tags, e.g. `philosophy-prod`."""
     region: str
@@ -230,6 +232,8 @@ class Network(pulumi.ComponentResource):
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         role = aws.iam.Role(
             f"{name}-flow-logs",
+            path=args.role_limits.path,
+            permissions_boundary=args.role_limits.permissions_boundary,
             assume_role_policy=account.apply(lambda a: service_trust_policy("vpc-flow-logs.amazonaws.com", a)),
             tags=tags,
             opts=child,

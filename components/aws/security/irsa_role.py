@@ -9,12 +9,15 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.security.role_limits import RoleLimits
+
 
 @dataclass(frozen=True, kw_only=True)
 class IrsaRoleArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     """The issuer without `https://`, as pulumi-eks exports it."""
+    role_limits: RoleLimits
     namespace: str
     service_account: str
     managed_policy_arns: Sequence[str] = field(default_factory=tuple)
@@ -32,7 +35,13 @@ class IrsaRole(pulumi.ComponentResource):
         trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
             lambda pi: trust_policy(pi[0], pi[1], subject)
         )
-        role = aws.iam.Role(f"{name}-role", assume_role_policy=trust, opts=pulumi.ResourceOptions(parent=self))
+        role = aws.iam.Role(
+            f"{name}-role",
+            path=args.role_limits.path,
+            permissions_boundary=args.role_limits.permissions_boundary,
+            assume_role_policy=trust,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         on_role = pulumi.ResourceOptions(parent=role)
         for i, arn in enumerate(args.managed_policy_arns):
             aws.iam.RolePolicyAttachment(f"{name}-managed-{i}", role=role.name, policy_arn=arn, opts=on_role)

@@ -18,11 +18,13 @@ from typing import Any
 import pulumi
 
 from components.aws.security.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy
+from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.service import API, APP_NAMESPACE, SECRET_READER, WORKER
 
 
 @dataclass(frozen=True, kw_only=True)
 class WorkloadRolesArgs:
+    role_limits: RoleLimits
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     region: str
@@ -60,6 +62,7 @@ class WorkloadRoles(pulumi.ComponentResource):
             role = IrsaRole(
                 f"{name}-{service_account}",
                 IrsaRoleArgs(
+                    role_limits=args.role_limits,
                     oidc_provider_arn=args.oidc_provider_arn,
                     oidc_issuer=args.oidc_issuer,
                     namespace=APP_NAMESPACE,
