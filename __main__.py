@@ -42,8 +42,9 @@ aws_provider = aws.Provider(
     },
 )
 with_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
-# Every role below: under the AWS layer's path, with the bootstrap's boundary (the deploy role creates no other).
-role_limits = RoleLimits.of_this_account(pulumi.InvokeOutputOptions(provider=aws_provider))
+# Every role below: under this environment's path, with its boundary from the bootstrap (its deploy role creates
+# no other).
+role_limits = RoleLimits.of_environment(pulumi.get_stack(), pulumi.InvokeOutputOptions(provider=aws_provider))
 
 subnets = config.network.tier_subnets()
 network = Network(

@@ -17,7 +17,7 @@ from components.bootstrap.github_oidc import GithubOidcProvider, GithubOidcProvi
 from components.bootstrap.secrets_key import SecretsKey, SecretsKeyArgs
 from components.bootstrap.state_backend import StateBackend, StateBackendArgs
 from philosophy_infra.config.bootstrap import load_bootstrap_config
-from philosophy_infra.layers import AWS_PROJECT
+from philosophy_infra.layers import AWS_PROJECT, KUBERNETES_PROJECT
 from philosophy_infra.naming import common_tags
 
 config = load_bootstrap_config()
@@ -48,6 +48,7 @@ ci = CiRoles(
         # Only the AWS layer deploys from GitHub's runners; the Kubernetes layer deploys on the deploy runner,
         # whose own role (in the AWS layer) holds its state.
         state_projects=[AWS_PROJECT],
+        environment_projects=[AWS_PROJECT, KUBERNETES_PROJECT],
         ecr_namespace=config.ecr.namespace,
         ecr_repositories=config.ecr.repositories,
     ),
@@ -120,7 +121,7 @@ pulumi.export("previewRoleArn", ci.preview_role_arn)
 pulumi.export("driftRoleArn", ci.drift_role_arn)
 pulumi.export("deployRoleArns", ci.deploy_role_arns)
 pulumi.export("appPushRoleArn", ci.push_role_arn)
-pulumi.export("roleBoundaryArn", ci.role_boundary_arn)
+pulumi.export("roleBoundaryArns", ci.role_boundary_arns)
 pulumi.export("ecrRepositoryUrls", registry.repository_urls)
 pulumi.export("imageRegistry", pulumi.Output.concat(registry.registry, "/", config.ecr.namespace))
 pulumi.export("drRegion", config.dr_region)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -447,17 +448,20 @@ def eks_secrets_encrypted(props: Props, args: ResourceValidationArgs) -> Iterato
 # --- IAM ----------------------------------------------------------------------------------------------------------
 
 IAM_ROLE = "aws:iam/role:Role"
-# components/aws/security/role_limits.py: the AWS layer's roles live under one path with the bootstrap's boundary,
-# and the deploy roles may create no other. The bootstrap's own roles (its path) are an administrator's.
+# components/aws/security/role_limits.py: an environment's roles live under /philosophy-infra/<env>/ with that
+# environment's boundary, and its deploy role may create no other. The bootstrap's own roles are an administrator's.
 BOOTSTRAP_ROLE_PATH = "/philosophy-bootstrap/"
-AWS_LAYER_ROLE_PATH = "/philosophy-infra/"
-ROLE_BOUNDARY_SUFFIX = ":policy/philosophy-bootstrap/philosophy-infra-role-boundary"
+LAYER_ROLE_PATH = re.compile(r"/philosophy-infra/([a-z0-9][a-z0-9-]*)/")
+
+
+def role_boundary_suffix(environment: str) -> str:
+    return f":policy/philosophy-bootstrap/philosophy-infra-{environment}-boundary"
 
 
 @resource_policy(
     "iam-role-bounded",
-    "Every IAM role the environments create lives under /philosophy-infra/ and carries the bootstrap's "
-    "permissions boundary, so no role is a way around the deploy role's limits.",
+    "Every IAM role an environment creates lives under /philosophy-infra/<env>/ and carries that environment's "
+    "permissions boundary from the bootstrap, so no role is a way around the deploy role's limits.",
     remediation="Create the role with `path` and `permissions_boundary` from the `RoleLimits` the entry point "
     "passes down; give pulumi-eks a `service_role` built that way and no default node group or instance role.",
     types=(IAM_ROLE, EKS_COMPONENT),
@@ -467,17 +471,25 @@ def iam_role_bounded(props: Props, args: ResourceValidationArgs) -> Iterator[str
         # pulumi-eks creates these roles itself, without a path or a boundary, unless it is given its own.
         if props.get("serviceRole") is None:
             yield "no serviceRole: pulumi-eks would create the control plane's role without the boundary"
-        if is_true(props.get("createInstanceRole")) or is_false(props.get("skipDefaultNodeGroup")):
-            yield "pulumi-eks would create an instance role without the boundary (default node group)"
+        skip_default = props.get("skipDefaultNodeGroup")
+        instance_role = props.get("instanceRole") is not None or props.get("instanceRoles") is not None
+        creates_instance_role = is_true(props.get("createInstanceRole")) or (
+            skip_default is not UNKNOWN and not is_true(skip_default) and not instance_role
+        )
+        if creates_instance_role:
+            yield "pulumi-eks would create an instance role without the boundary (a default node group)"
         return
     path = props.get("path")
     if path is UNKNOWN or path == BOOTSTRAP_ROLE_PATH:
         return
-    if path != AWS_LAYER_ROLE_PATH:
-        yield f"path is {path!r}, not {AWS_LAYER_ROLE_PATH!r}: the deploy roles create roles only there"
+    match = LAYER_ROLE_PATH.fullmatch(path) if isinstance(path, str) else None
+    if match is None:
+        yield f"path is {path!r}, not /philosophy-infra/<environment>/: the deploy roles create roles only there"
+        return
+    suffix = role_boundary_suffix(match.group(1))
     boundary = props.get("permissionsBoundary")
-    if boundary is not UNKNOWN and not (isinstance(boundary, str) and boundary.endswith(ROLE_BOUNDARY_SUFFIX)):
-        yield f"permissionsBoundary is {boundary!r}, not the bootstrap's (…{ROLE_BOUNDARY_SUFFIX})"
+    if boundary is not UNKNOWN and not (isinstance(boundary, str) and boundary.endswith(suffix)):
+        yield f"permissionsBoundary is {boundary!r}, not its environment's (…{suffix})"
 
 
 # --- Nodes and volumes --------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.aws.security.role_limits import RoleLimits, boundary_arn
+from components.aws.security.role_limits import RoleLimits, boundary_arn, role_path
 from philosophy_infra.cli import preload_program_imports
 from philosophy_infra.layers import DEPLOY_ORDER, LAYERS, LayerName
 from philosophy_infra.plan import Plan, run_program
@@ -21,7 +21,7 @@ from philosophy_infra.stack_plan import StackPlan, plan_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the AWS layer's entry point passes its components, for a component built alone.
-TEST_ROLE_LIMITS = RoleLimits(permissions_boundary=boundary_arn("aws", "123456789012"))
+TEST_ROLE_LIMITS = RoleLimits(path=role_path("test"), permissions_boundary=boundary_arn("aws", "123456789012", "test"))
 sys.path.insert(0, str(ROOT))
 AWS, KUBERNETES = LayerName.AWS, LayerName.KUBERNETES
 

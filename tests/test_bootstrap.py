@@ -557,31 +557,39 @@ def test_the_read_only_roles_read_the_state_and_no_other_object(shared: StackPla
     assert shared.one(ROLE, role).inputs["maxSessionDuration"] == 3600
 
 
-def the_boundary(plan: StackPlan) -> tuple[str, dict[str, Any]]:
-    """The boundary policy's ARN, built from its planned path and name, and its document."""
-    [policy] = plan.of_type("aws:iam/policy:Policy")
+def the_boundary(plan: StackPlan, environment: str) -> tuple[str, dict[str, Any]]:
+    """An environment's boundary policy: its ARN, built from its planned path and name, and its document."""
+    [policy] = [p for p in plan.of_type("aws:iam/policy:Policy") if f"-{environment}-" in p.inputs["name"]]
     return f"arn:aws:iam::{ACCOUNT_ID}:policy{policy.inputs['path']}{policy.inputs['name']}", doc(policy)
 
 
 def test_deploy_roles_manage_the_aws_layers_iam_but_cannot_raise_their_own_rights(shared: StackPlan) -> None:
     iam = f"arn:aws:iam::{ACCOUNT_ID}"
-    boundary, _ = the_boundary(shared)
-    bounded = {"iam:PermissionsBoundary": boundary}
-    unbounded = {"iam:PermissionsBoundary": f"{iam}:policy/something-else"}
-    layer_role = f"{iam}:role/philosophy-infra/deploy-runner-role-1234567"
-    for env in ("staging", "prod"):
+    for env, other in (("staging", "prod"), ("prod", "staging")):
+        boundary, _ = the_boundary(shared, env)
+        other_boundary, _ = the_boundary(shared, other)
+        bounded = {"iam:PermissionsBoundary": boundary}
+        unbounded = {"iam:PermissionsBoundary": f"{iam}:policy/something-else"}
+        layer_role = f"{iam}:role/philosophy-infra/{env}/deploy-runner-role-1234567"
         policy = inline(shared, f"ci-deploy-{env}-role")
         # The AWS layer's roles: under its path, and only with the boundary, whatever rights they are given.
         for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"):
             assert allowed(policy, action, layer_role, context=bounded), action
             assert not allowed(policy, action, layer_role, context=unbounded), action
+            assert not allowed(policy, action, layer_role, context={"iam:PermissionsBoundary": other_boundary})
             assert not allowed(policy, action, layer_role, context={}), action
         for action in ("iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole"):
             assert allowed(policy, action, layer_role, context={}), action
         # A boundary, once set, stays.
         assert denied(policy, "iam:DeleteRolePermissionsBoundary", layer_role)
-        # Roles outside the path (cluster.adminRoleArn's, anyone's): not created, re-trusted or given rights.
-        for role in (f"{iam}:role/admin", f"{iam}:role/service-role/anything"):
+        # Roles outside the path (cluster.adminRoleArn's, anyone's, the other environment's, such as its
+        # Kubernetes deploy role): not created, re-trusted, given rights or passed.
+        for role in (
+            f"{iam}:role/admin",
+            f"{iam}:role/service-role/anything",
+            f"{iam}:role/philosophy-infra/{other}/kubernetes-layer-deploy-1",
+            f"{iam}:role/philosophy-infra/x",
+        ):
             for action in ("iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy",
                            "iam:AttachRolePolicy", "iam:PassRole"):  # fmt: skip
                 assert not allowed(policy, action, role, context=bounded), (action, role)
@@ -592,13 +600,13 @@ def test_deploy_roles_manage_the_aws_layers_iam_but_cannot_raise_their_own_right
         assert allowed(policy, "iam:CreateOpenIDConnectProvider", eks_issuer)
         assert not allowed(policy, "iam:CreateOpenIDConnectProvider", f"{iam}:oidc-provider/accounts.google.com")
         # This account's roles only, not another account's (a cross-account IAM call needs a trust anyway).
-        assert not allowed(policy, "iam:CreateRole", "arn:aws:iam::210987654321:role/philosophy-infra/x")
+        assert not allowed(policy, "iam:CreateRole", f"arn:aws:iam::210987654321:role/philosophy-infra/{env}/x")
         # No long-lived credentials, no managed policies (a new version of the boundary would be one).
         for action in ("iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:AttachUserPolicy"):
             assert not allowed(policy, action, f"{iam}:user/someone"), action
         for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
             assert denied(policy, action, boundary), action
-        assert not allowed(policy, "iam:CreatePolicy", f"{iam}:policy/philosophy-infra/x")
+        assert not allowed(policy, "iam:CreatePolicy", f"{iam}:policy/philosophy-infra/{env}/x")
         # The bootstrap's roles (its own included) and GitHub's provider: readable, never changed or passed.
         for role in (
             "ci-deploy-staging-role-1",
@@ -618,14 +626,16 @@ def test_deploy_roles_manage_the_aws_layers_iam_but_cannot_raise_their_own_right
         assert denied(policy, "sts:AssumeRole", f"{iam}:role/anything")
 
 
-def test_the_boundary_caps_every_role_a_deploy_role_can_create(shared: StackPlan) -> None:
-    _, boundary = the_boundary(shared)
+@pytest.mark.parametrize(("env", "other"), [("staging", "prod"), ("prod", "staging")])
+def test_the_boundary_caps_every_role_a_deploy_role_can_create(shared: StackPlan, env: str, other: str) -> None:
+    _, boundary = the_boundary(shared, env)
     iam = f"arn:aws:iam::{ACCOUNT_ID}"
     bucket = f"arn:aws:s3:::{settings()['stateBucketName']}"
-    # What the AWS layer's roles do with their own policies stays possible.
+    # What the AWS layer's roles do with their own policies stays possible, its own state included.
     for action, resource in (
         ("s3:PutObject", "arn:aws:s3:::assets-1234/uploads/a.png"),
-        ("s3:PutObject", f"{bucket}/.pulumi/stacks/philosophy-kubernetes/prod.json"),  # the Kubernetes layer's
+        ("s3:PutObject", f"{bucket}/.pulumi/stacks/philosophy-kubernetes/{env}.json"),  # its Kubernetes layer's
+        ("s3:GetObject", f"{bucket}/.pulumi/stacks/philosophy-infra/{env}.json"),
         ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT_ID}:secret:x"),
         ("kms:Decrypt", f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/k"),
         ("kms:CreateGrant", f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/k"),  # EBS volumes with a customer key
@@ -639,8 +649,16 @@ def test_the_boundary_caps_every_role_a_deploy_role_can_create(shared: StackPlan
     for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy",
                    "iam:CreateUser", "iam:CreateAccessKey", "iam:PassRole", "iam:CreatePolicyVersion",
                    "sts:AssumeRole", "organizations:LeaveOrganization", "account:PutAlternateContact"):  # fmt: skip
-        assert not allowed(boundary, action, f"{iam}:role/philosophy-infra/x"), action
-    # Nor the bootstrap's assets, which its deploy roles may not touch either.
+        assert not allowed(boundary, action, f"{iam}:role/philosophy-infra/{env}/x"), action
+    # Not the other environment's state (its secrets): neither layer's checkpoint, history, backups or locks.
+    for project in ("philosophy-infra", "philosophy-kubernetes"):
+        for key in (f"stacks/{project}/{other}.json", f"history/{project}/{other}/x.json",
+                    f"locks/organization/{project}/{other}/l.json"):  # fmt: skip
+            for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+                assert denied(boundary, action, f"{bucket}/.pulumi/{key}"), (action, key)
+    # Nor the replica (S3 replication writes it), nor the bootstrap's assets, which the deploy roles may not
+    # touch either.
+    assert denied(boundary, "s3:PutObject", f"{bucket}-dr/.pulumi/stacks/philosophy-infra/{env}.json")
     for action in ("s3:DeleteObjectVersion", "s3:PutBucketPolicy", "s3:PutBucketVersioning"):
         assert denied(boundary, action, f"{bucket}/x" if "Object" in action else bucket), action
         assert denied(boundary, action, f"{bucket}-dr/x" if "Object" in action else f"{bucket}-dr"), action
@@ -655,13 +673,13 @@ def test_the_boundary_caps_every_role_a_deploy_role_can_create(shared: StackPlan
 def test_the_aws_layers_roles_carry_the_bootstraps_boundary_under_their_path(
     shared: StackPlan, prod_plan: StackPlan, staging_plan: StackPlan
 ) -> None:
-    boundary, _ = the_boundary(shared)
-    for plan in (prod_plan, staging_plan):
+    for env, plan in (("prod", prod_plan), ("staging", staging_plan)):
+        boundary, _ = the_boundary(shared, env)
         roles = plan.of_type(ROLE)
         assert len(roles) >= 10
         for role in roles:
             assert role.inputs.get("permissionsBoundary") == boundary, role.name
-            assert role.inputs.get("path") == "/philosophy-infra/", role.name
+            assert role.inputs.get("path") == f"/philosophy-infra/{env}/", role.name
         # pulumi-eks would create the control plane's role without either: it gets ours.
         [cluster] = plan.of_type("eks:index:Cluster")
         [service_role] = [r for r in roles if r.inputs["assumeRolePolicy"].count("eks.amazonaws.com")]

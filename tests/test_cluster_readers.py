@@ -76,6 +76,30 @@ def test_the_readers_can_read_every_object_the_layer_manages(request: pytest.Fix
         assert grants(rules, group_of(type_token), resource_name(kind), READ_VERBS), type_token
 
 
+# What pulumi-kubernetes lists to judge an object ready when it refreshes it (pulumi/pulumi-kubernetes
+# provider/pkg/await at 94977969: deployment.go `Read` lists replicasets, pods and persistentvolumeclaims; job.go
+# subscribes to pods; service.go to endpoints). A refused list reads as empty, and the object as unhealthy.
+REFRESH_READS = {
+    "Deployment": {("apps", "replicasets"), ("", "pods"), ("", "persistentvolumeclaims")},
+    "Job": {("", "pods")},
+    "Service": {("", "endpoints")},
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_readers_can_read_what_a_refresh_lists_to_judge_readiness(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    plan = kubernetes_layer(request, stack)
+    [(_, cluster_role)] = readers_of(plan, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+                                     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")  # fmt: skip
+    kinds = {r.type.rsplit(":", 1)[1] for r in plan.resources if r.type.startswith("kubernetes:")}
+    assert set(REFRESH_READS) <= kinds
+    for kind, reads in REFRESH_READS.items():
+        for group, resource in reads:
+            assert grants(cluster_role.inputs["rules"], group, resource, READ_VERBS), (kind, group, resource)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_readers_read_helm_records_only_in_the_releases_namespaces(
     request: pytest.FixtureRequest, stack: str

@@ -118,7 +118,10 @@ BROKEN: dict[str, tuple[list[RecordedResource], str]] = {
         [
             resource(
                 "aws:iam/role:Role",
-                {"path": "/", "permissionsBoundary": "arn:aws:iam::123456789012:policy/AdministratorAccess"},
+                {
+                    "path": "/philosophy-infra/prod/",
+                    "permissionsBoundary": "arn:aws:iam::123456789012:policy/AdministratorAccess",
+                },
             ),
             resource("eks:index:Cluster", {"serviceRole": None, "skipDefaultNodeGroup": False}, name="eks"),
         ],
@@ -385,9 +388,9 @@ def test_pack_config_files_match_the_stacks(request: pytest.FixtureRequest, stac
                 resource(
                     "aws:iam/role:Role",
                     {
-                        "path": "/philosophy-infra/",
+                        "path": "/philosophy-infra/prod/",
                         "permissionsBoundary": "arn:aws:iam::123456789012:policy/philosophy-bootstrap/"
-                        "philosophy-infra-role-boundary",
+                        "philosophy-infra-prod-boundary",
                     },
                 )
             ],
@@ -774,12 +777,44 @@ def test_the_engines_grpc_handlers_report_what_the_offline_check_reports() -> No
 
 
 def test_pulumi_eks_must_be_given_the_roles_it_would_create_unbounded() -> None:
+    def found(inputs: dict[str, Any]) -> list[str]:
+        return [v.message for v in violations(resource("eks:index:Cluster", inputs)) if v.policy == "iam-role-bounded"]
+
+    [service, instance] = found({"serviceRole": None, "createInstanceRole": True})
+    assert "no serviceRole" in service and "instance role" in instance
+    # pulumi-eks makes a default node group, with its instance role, unless told to skip it.
+    [instance] = found({"serviceRole": "urn:r"})
+    assert "instance role" in instance
+    assert found({"serviceRole": "urn:r", "skipDefaultNodeGroup": True}) == []
+    assert found({"serviceRole": "urn:r", "instanceRole": "urn:i"}) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "boundary", "problem"),
+    [
+        ("/", "philosophy-infra-prod-boundary", "path is '/'"),
+        ("/philosophy-infra/", "philosophy-infra-prod-boundary", "path is '/philosophy-infra/'"),
+        # Another environment's boundary: its own deploy role could not create it, and it keeps the wrong state.
+        ("/philosophy-infra/prod/", "philosophy-infra-staging-boundary", "not its environment's"),
+        ("/philosophy-infra/prod/", None, "permissionsBoundary is None"),
+    ],
+)
+def test_a_role_outside_its_environments_path_or_boundary_is_refused(
+    path: str, boundary: str | None, problem: str
+) -> None:
+    arn = f"arn:aws:iam::123456789012:policy/philosophy-bootstrap/{boundary}" if boundary else None
     found = [
         v.message
-        for v in violations(resource("eks:index:Cluster", {"serviceRole": None, "createInstanceRole": True}))
+        for v in violations(resource("aws:iam/role:Role", {"path": path, "permissionsBoundary": arn}))
         if v.policy == "iam-role-bounded"
     ]
-    assert len(found) == 2 and "no serviceRole" in found[0] and "instance role" in found[1]
-    # The guardrail's copy of the boundary's name is the one the layers share.
-    assert f":policy{role_limits.BOUNDARY_PATH}{role_limits.BOUNDARY_NAME}" == guardrails.ROLE_BOUNDARY_SUFFIX
-    assert guardrails.AWS_LAYER_ROLE_PATH == role_limits.ROLE_PATH
+    assert len(found) == 1 and problem in found[0], found
+
+
+def test_the_guardrails_copy_of_the_limits_is_the_one_the_layers_share() -> None:
+    for environment in ("prod", "staging", "qa-2"):
+        path = role_limits.role_path(environment)
+        assert guardrails.LAYER_ROLE_PATH.fullmatch(path)
+        assert role_limits.boundary_arn("aws", "123456789012", environment).endswith(
+            guardrails.role_boundary_suffix(environment)
+        )

@@ -3,10 +3,10 @@
 - preview (`repo:<infra>:pull_request`): ReadOnlyAccess, the state (read), the secrets key (decrypt only);
 - drift (`repo:<infra>:ref:refs/heads/main`, where scheduled runs run): the same read-only rights as preview,
   in a role of its own, so each role still trusts one subject;
-- one deploy role per environment (`repo:<infra>:environment:<env>`): PowerUserAccess plus the AWS layer's
-  roles (under its path, only with the boundary this component creates), its environment's state, the secrets
-  key (encrypt and decrypt), with explicit denies on the bootstrap's own roles and policies, GitHub's OIDC
-  provider, the state buckets' protections and the image repositories;
+- one deploy role per environment (`repo:<infra>:environment:<env>`): PowerUserAccess plus its environment's
+  roles of the AWS layer (under its path, only with its boundary, which this component creates), its
+  environment's state, the secrets key (encrypt and decrypt), with explicit denies on the bootstrap's own roles
+  and policies, GitHub's OIDC provider, the state buckets' protections and the image repositories;
 - image push (`repo:<app>:ref:refs/heads/main`): push to the service's repositories, nothing else.
 
 See components/bootstrap/policies.py for every document, and the README for why not AdministratorAccess."""
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.security.role_limits import BOUNDARY_NAME, BOUNDARY_PATH
+from components.aws.security.role_limits import BOUNDARY_PATH, boundary_name
 from components.bootstrap.ci_role import CiRole, CiRoleArgs
 from components.bootstrap.policies import (
     deploy_role_policy,
@@ -48,6 +48,8 @@ class CiRolesArgs:
     replica_bucket: str
     state_projects: Sequence[str]
     """The Pulumi projects a deploy role deploys (its environment's stack of each)."""
+    environment_projects: Sequence[str]
+    """Every project with a stack per environment: a role of one environment may not touch the others' state."""
     ecr_namespace: str
     ecr_repositories: Sequence[str]
 
@@ -57,7 +59,7 @@ class CiRoles(pulumi.ComponentResource):
     drift_role_arn: pulumi.Output[str]
     deploy_role_arns: dict[str, pulumi.Output[str]]
     push_role_arn: pulumi.Output[str]
-    role_boundary_arn: pulumi.Output[str]
+    role_boundary_arns: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: CiRolesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:CiRoles", name, None, opts)
@@ -97,27 +99,23 @@ class CiRoles(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # The boundary every role of the AWS layer carries: a deploy role may create roles only with it. Its name
-        # is fixed because the AWS layer derives its ARN (components/aws/security/role_limits.py).
-        boundary = aws.iam.Policy(
-            f"{name}-role-boundary",
-            name=BOUNDARY_NAME,
-            path=BOUNDARY_PATH,
-            description="The most any role of the philosophy-infra AWS layer may do: no IAM, no assuming roles, "
-            "no harm to the state, the images or the keys",
-            policy=pulumi.Output.all(partition, account).apply(
-                lambda v: role_boundary_policy(
-                    partition=v[0],
-                    account=v[1],
-                    state_bucket=args.state_bucket,
-                    replica_bucket=args.replica_bucket,
-                    ecr_namespace=args.ecr_namespace,
-                )
-            ),
-            opts=child,
-        )
         self.deploy_role_arns = {}
+        self.role_boundary_arns = {}
         for environment in args.environments:
+            # The boundary every role of this environment's AWS layer carries: its deploy role may create roles
+            # only with it. The name is fixed because the AWS layer derives the ARN (role_limits.py).
+            boundary = aws.iam.Policy(
+                f"{name}-{environment}-role-boundary",
+                name=boundary_name(environment),
+                path=BOUNDARY_PATH,
+                description=f"The most any role of the philosophy-infra AWS layer's {environment} stack may do: no "
+                "IAM, no assuming roles, no other environment's state, no harm to the state, images or keys",
+                policy=pulumi.Output.all(partition, account).apply(
+                    functools.partial(self._boundary_policy, args, environment)
+                ),
+                opts=child,
+            )
+            self.role_boundary_arns[environment] = boundary.arn
             deploy = CiRole(
                 f"{name}-deploy-{environment}",
                 CiRoleArgs(
@@ -155,15 +153,27 @@ class CiRoles(pulumi.ComponentResource):
         self.preview_role_arn = preview.role_arn
         self.drift_role_arn = drift.role_arn
         self.push_role_arn = push.role_arn
-        self.role_boundary_arn = boundary.arn
         self.register_outputs(
             {
                 "previewRoleArn": self.preview_role_arn,
                 "driftRoleArn": self.drift_role_arn,
                 "deployRoleArns": self.deploy_role_arns,
                 "pushRoleArn": self.push_role_arn,
-                "roleBoundaryArn": self.role_boundary_arn,
+                "roleBoundaryArns": self.role_boundary_arns,
             }
+        )
+
+    @staticmethod
+    def _boundary_policy(args: CiRolesArgs, environment: str, values: list[str]) -> str:
+        return role_boundary_policy(
+            partition=values[0],
+            account=values[1],
+            environment=environment,
+            environments=args.environments,
+            projects=args.environment_projects,
+            state_bucket=args.state_bucket,
+            replica_bucket=args.replica_bucket,
+            ecr_namespace=args.ecr_namespace,
         )
 
     @staticmethod

@@ -3,10 +3,11 @@ keys' policies, the state bucket's policy and the ECR lifecycle. The components 
 so each document can be read and tested on its own.
 
 The design, in one place:
-- Every role the bootstrap creates lives under the IAM path `ROLE_PATH`. The deploy roles may manage the AWS
-  layer's roles (only under its path, and only with the boundary `role_boundary_policy` attached) and the
-  cluster's OIDC provider, but nothing under the bootstrap's path, nor GitHub's OIDC provider: they cannot widen
-  their own trust or rights, nor the other roles', nor mint a role that could.
+- Every role the bootstrap creates lives under the IAM path `ROLE_PATH`. Each deploy role may manage its
+  environment's roles of the AWS layer (only under that environment's path, and only with that environment's
+  boundary, `role_boundary_policy`, attached) and the cluster's OIDC provider, but nothing under the
+  bootstrap's path, nor GitHub's OIDC provider: they cannot widen their own trust or rights, nor the other
+  roles', nor mint a role that could.
 - Each key's policy refuses the CI roles everything but using it, so a deploy role (PowerUserAccess has
   `kms:*`) cannot disable, re-policy or schedule the deletion of the keys the state and images depend on.
 - The state bucket's policy keeps each deploy role to its own environment's stacks.
@@ -22,8 +23,7 @@ from components.aws.security.policy_statements import (
     GITHUB_OIDC_HOST,
     tls_only_statements,
 )
-from components.aws.security.role_limits import BOUNDARY_PATH, boundary_arn
-from components.aws.security.role_limits import ROLE_PATH as AWS_LAYER_ROLE_PATH
+from components.aws.security.role_limits import BOUNDARY_PATH, boundary_arn, role_path
 
 ROLE_PATH = BOUNDARY_PATH
 """The bootstrap's roles and its one managed policy (the boundary) live under this IAM path."""
@@ -246,16 +246,51 @@ def _bootstrap_assets_denies(
 
 
 def role_boundary_policy(
-    *, partition: str, account: str, state_bucket: str, replica_bucket: str, ecr_namespace: str
+    *,
+    partition: str,
+    account: str,
+    environment: str,
+    environments: Sequence[str],
+    projects: Sequence[str],
+    state_bucket: str,
+    replica_bucket: str,
+    ecr_namespace: str,
 ) -> str:
-    """The permissions boundary of every role the AWS layer creates: the most such a role can ever do, whatever
-    its own policies grant. Its own policies stay least-privilege; the boundary caps what a deploy role could
-    give a role it creates, so that role is never a way around the deploy role's limits."""
+    """The permissions boundary of every role one environment's AWS layer creates: the most such a role can ever
+    do, whatever its own policies grant. Its own policies stay least-privilege; the boundary caps what a deploy
+    role could give a role it creates, so that role is never a way around the deploy role's limits, nor into
+    another environment's state (which holds that environment's secrets)."""
+    others = [
+        arn
+        for other in environments
+        if other != environment
+        for project in projects
+        for arn in state_objects(partition, state_bucket, project, other)
+    ]
+    statements: list[dict[str, Any]] = [
+        {"Sid": "AllButIdentityAndTheAccount", "Effect": "Allow", "NotAction": BOUNDARY_EXCLUDES, "Resource": "*"},
+        {"Sid": "ReadIamAndCreateServiceLinkedRoles", "Effect": "Allow", "Action": BOUNDARY_IAM, "Resource": "*"},
+        {"Sid": "DenyAdministeringKeys", "Effect": "Deny", "Action": KEY_ADMINISTRATION, "Resource": "*"},
+        # The DR replica is written by S3 replication only.
+        {
+            "Sid": "DenyWritingTheReplica",
+            "Effect": "Deny",
+            "Action": ["s3:DeleteObject", "s3:PutObject"],
+            "Resource": f"{bucket_arn(partition, replica_bucket)}/*",
+        },
+    ]
+    if others:
+        statements.append(
+            {
+                "Sid": "DenyOtherEnvironmentsState",
+                "Effect": "Deny",
+                "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                "Resource": others,
+            }
+        )
     return _document(
         [
-            {"Sid": "AllButIdentityAndTheAccount", "Effect": "Allow", "NotAction": BOUNDARY_EXCLUDES, "Resource": "*"},
-            {"Sid": "ReadIamAndCreateServiceLinkedRoles", "Effect": "Allow", "Action": BOUNDARY_IAM, "Resource": "*"},
-            {"Sid": "DenyAdministeringKeys", "Effect": "Deny", "Action": KEY_ADMINISTRATION, "Resource": "*"},
+            *statements,
             *_bootstrap_assets_denies(
                 partition=partition,
                 account=account,
@@ -282,7 +317,7 @@ def deploy_role_policy(
     what keeps the account recoverable and the CI honest."""
     bucket = bucket_arn(partition, state_bucket)
     iam = f"arn:{partition}:iam::{account}"
-    layer_roles = f"{iam}:role{AWS_LAYER_ROLE_PATH}*"
+    layer_roles = f"{iam}:role{role_path(environment)}*"
     own_state = [arn for project in projects for arn in state_objects(partition, state_bucket, project, environment)]
     return _document(
         [
@@ -291,7 +326,9 @@ def deploy_role_policy(
                 "Effect": "Allow",
                 "Action": ROLE_RIGHTS_CHANGES,
                 "Resource": layer_roles,
-                "Condition": {"StringEquals": {"iam:PermissionsBoundary": boundary_arn(partition, account)}},
+                "Condition": {
+                    "StringEquals": {"iam:PermissionsBoundary": boundary_arn(partition, account, environment)}
+                },
             },
             {"Sid": "ChangeTheAwsLayersRoles", "Effect": "Allow", "Action": ROLE_CHANGES, "Resource": layer_roles},
             {

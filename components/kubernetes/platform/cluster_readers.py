@@ -9,8 +9,8 @@ refuses the server-side-apply dry-run (403), pulumi-kubernetes previews from the
 (provider/pkg/provider/provider.go, Create and Update: `req.GetPreview() && apierrors.IsForbidden`). Before this
 component exists (a first deploy) they may read nothing, and nothing exists to read.
 
-Deliberately absent: Secrets outside the Helm namespaces (the service's, synced by External Secrets), and every
-verb but get, list and watch; no exec, port-forward, proxy or token request.
+Deliberately absent: Secrets outside the Helm namespaces (the service's, synced by External Secrets), Pods'
+logs, and every verb but get, list and watch; no exec, port-forward, proxy or token request.
 """
 
 from __future__ import annotations
@@ -38,6 +38,14 @@ READ_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rbac.authorization.k8s.io", ("clusterrolebindings", "clusterroles", "rolebindings", "roles")),
     ("storage.k8s.io", ("storageclasses",)),
 )
+# What a refresh reads besides the objects themselves: pulumi-kubernetes judges a Deployment, a Job or a Service
+# ready by listing what they own (provider/pkg/await: deployment.go lists ReplicaSets, Pods and PVCs, job.go Pods,
+# service.go Endpoints). Refused, those lists come back empty, the object reads as unhealthy, and every preview
+# and drift check would show it as an update.
+OWNED_READ_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("", ("endpoints", "persistentvolumeclaims", "pods")),
+    ("apps", ("replicasets",)),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,7 +68,7 @@ class ClusterReaders(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-read-only"),
             rules=[
                 rbac.PolicyRuleArgs(api_groups=[group], resources=list(resources), verbs=READ)
-                for group, resources in READ_RULES
+                for group, resources in (*READ_RULES, *OWNED_READ_RULES)
             ],
             opts=child,
         )
