@@ -207,7 +207,7 @@ roles = WorkloadRoles(
         service_secret_arns=[
             database.master_secret_arn,
             cache.auth_secret_arn,
-            app_secrets.arns["jwt-secret"],
+            app_secrets.arns["jwt-signing-key"],
             app_secrets.arns["llm-api-key"],
         ],
         service_secret_key_arns=[database.key_arn, cache.key_arn, app_secrets.key_arn],
@@ -247,7 +247,7 @@ pulumi.export("cacheEndpoint", cache.endpoint)
 pulumi.export("cachePort", cache.port)
 pulumi.export("cacheAuthSecretArn", cache.auth_secret_arn)
 pulumi.export("llmApiKeySecretArn", app_secrets.arns["llm-api-key"])
-pulumi.export("jwtSecretArn", app_secrets.arns["jwt-secret"])
+pulumi.export("jwtSecretArn", app_secrets.arns["jwt-signing-key"])
 pulumi.export("serviceAccountRoleArns", roles.role_arns)
 # What the Kubernetes layer needs to place pods on a node group: the labels that select it, and tolerations
 # for its taints (in the Kubernetes spelling).

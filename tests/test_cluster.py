@@ -157,6 +157,11 @@ def test_node_role_has_only_the_policies_nodes_need(prod_plan: Plan, key: str) -
 def test_core_addons_come_with_the_cluster(prod_plan: Plan) -> None:
     c = prod_plan.one(CLUSTER).inputs
     assert c["vpcCniOptions"]["enableNetworkPolicy"] is True
+    # Not pulumi-eks's DEBUG (nodejs/eks/addons/cni-addon.ts) on every node, for either of the CNI's logs.
+    assert c["vpcCniOptions"]["logLevel"] == "INFO"
+    assert c["vpcCniOptions"]["configurationValues"] == {"env": {"AWS_VPC_K8S_PLUGIN_LOG_LEVEL": "INFO"}}
+    # It applies only to pulumi-eks's own (skipped) node group: set, it would only mislead.
+    assert "nodeAssociatePublicIpAddress" not in c
     assert c["vpcCniOptions"]["addonVersion"] and c["kubeProxyAddonOptions"]["version"]
 
 

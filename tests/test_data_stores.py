@@ -19,6 +19,7 @@ from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.cache import CacheConfig
 from philosophy_infra.config.database import DatabaseConfig
 from philosophy_infra.plan import SECRET, Plan, RecordedResource
+from philosophy_infra.stack_plan import StackPlan
 from tests.conftest import ROOT, TEST_ROLE_LIMITS, encode, raw_config, run, run_stack, stack_plan, stack_yaml
 
 STACKS = ["prod", "staging"]
@@ -143,8 +144,10 @@ def test_prod_keeps_backups_30_days() -> None:
 def test_database_logs_insights_and_enhanced_monitoring(stack: str, request: pytest.FixtureRequest) -> None:
     plan, want = stack_plan(request, stack), section(stack, "database")
     db = plan.one(INSTANCE)
-    assert db.inputs["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
-    for kind in ("postgresql", "upgrade"):
+    # What RDS for PostgreSQL can export (RDS API, EnableCloudwatchLogsExports): with IAM authentication on, a
+    # refused login says why only in iam-db-auth-error.
+    assert db.inputs["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade", "iam-db-auth-error"]
+    for kind in ("postgresql", "upgrade", "iam-db-auth-error"):
         group = plan.one(LOG_GROUP, f"database-log-{kind}")
         assert group.inputs["name"] == f"/aws/rds/instance/philosophy-{stack}-postgres/{kind}"
         assert group.inputs["retentionInDays"] == want["logRetentionDays"]
@@ -379,3 +382,16 @@ def database_args(**overrides: Any) -> DatabaseArgs:
         node_security_group_id="sg-0nodes",
         data_protection=DataProtection.SNAPSHOT_ONLY,
     )
+
+
+def test_app_secrets_names_are_unambiguous_and_their_recovery_window_fits_the_stack(
+    prod_plan: StackPlan, staging_plan: StackPlan
+) -> None:
+    for plan, days in ((prod_plan, 30), (staging_plan, 7)):
+        named = [s for s in plan.of_type("aws:secretsmanager/secret:Secret") if s.inputs.get("name")]
+        assert {s.inputs["name"].split("/")[1] for s in named} == {"llm-api-key", "jwt-signing-key"}
+        for secret in named:
+            # Secrets Manager reads "-" and six characters at the end of a name as an ARN's random suffix.
+            assert not re.search(r"-[A-Za-z0-9]{6}$", secret.inputs["name"]), secret.inputs["name"]
+            # A snapshotOnly stack is re-created within days; its names must not stay taken for a month.
+            assert secret.inputs["recoveryWindowInDays"] == days, secret.inputs["name"]

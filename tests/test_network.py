@@ -159,6 +159,22 @@ def test_flow_logs_capture_all_traffic_into_a_retained_log_group(plan: Plan) -> 
     assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
 
+def test_the_flow_log_has_its_documented_rights_before_it_exists(plan: Plan) -> None:
+    """AWS's minimum for publishing to CloudWatch Logs (VPC user guide, flow-logs-iam-role) less CreateLogGroup,
+    since the group exists first; a flow log created before its rights reports an access error."""
+    flow = plan.one("aws:ec2/flowLog:FlowLog")
+    policy = plan.one("aws:iam/rolePolicy:RolePolicy")
+    assert policy.urn in flow.dependencies
+    group_arn = plan.one("aws:cloudwatch/logGroup:LogGroup").inputs["name"]
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    granted = {
+        action for st in statements for action in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
+    assert granted == {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:DescribeLogGroups"}
+    [scoped] = [st for st in statements if "logs:PutLogEvents" in st["Action"]]
+    assert all(group_arn in resource for resource in scoped["Resource"])
+
+
 def test_flow_logs_are_encrypted_with_a_key_only_their_log_group_may_use(plan: Plan) -> None:
     group = plan.one("aws:cloudwatch/logGroup:LogGroup")
     key = plan.one("aws:kms/key:Key", "net-flow-logs-encryption-key")

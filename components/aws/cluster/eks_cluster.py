@@ -115,7 +115,6 @@ class EksCluster(pulumi.ComponentResource):
             upgrade_policy={"support_type": "STANDARD"},
             vpc_id=args.vpc_id,
             private_subnet_ids=args.private_subnet_ids,
-            node_associate_public_ip_address=False,
             endpoint_private_access=True,
             endpoint_public_access=public,
             public_access_cidrs=list(args.public_access_cidrs) if public else None,
@@ -146,6 +145,10 @@ class EksCluster(pulumi.ComponentResource):
             vpc_cni_options=eks.VpcCniOptionsArgs(
                 addon_version=addon_version("vpc-cni", args.kubernetes_version, args.addon_versions, self),
                 enable_network_policy=True,
+                # pulumi-eks defaults both of the CNI's logs to DEBUG on every node; its Python SDK has no
+                # `plugin_log_level`, so that one goes in as the add-on's env (its values win over pulumi-eks's).
+                log_level="INFO",
+                configuration_values={"env": {"AWS_VPC_K8S_PLUGIN_LOG_LEVEL": "INFO"}},
             ),
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(
                 version=addon_version("kube-proxy", args.kubernetes_version, args.addon_versions, self)

@@ -22,7 +22,8 @@ from philosophy_infra.config.database import DatabaseConfig, DatabaseInsights
 from philosophy_infra.service import DATABASE_PORT
 
 PORT = DATABASE_PORT
-LOG_EXPORTS = ("postgresql", "upgrade")
+# Everything RDS for PostgreSQL exports; iam-db-auth-error is where a refused IAM login (the app's) says why.
+LOG_EXPORTS = ("postgresql", "upgrade", "iam-db-auth-error")
 # RDS keeps advanced Database Insights data for 15 months; standard mode keeps 7 days at no charge.
 INSIGHTS_RETENTION_DAYS = {DatabaseInsights.STANDARD: 7, DatabaseInsights.ADVANCED: 465}
 MONITORING_POLICY = "policy/service-role/AmazonRDSEnhancedMonitoringRole"

@@ -238,23 +238,10 @@ class Network(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=role.id,
-            policy=log_group.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                                "Resource": [arn, f"{arn}:*"],
-                            }
-                        ],
-                    }
-                )
-            ),
+            policy=log_group.arn.apply(flow_log_policy),
             opts=pulumi.ResourceOptions(parent=role),
         )
         aws.ec2.FlowLog(
@@ -266,8 +253,29 @@ class Network(pulumi.ComponentResource):
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
             tags=tags,
-            opts=child,
+            # Its rights first: a flow log created before them delivers nothing ("Access error") until retried.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
+
+
+def flow_log_policy(log_group_arn: str) -> str:
+    """What VPC Flow Logs needs to publish to one log group: AWS's documented minimum, scoped to that group except
+    DescribeLogGroups, which has no resource-level scope. No CreateLogGroup: the group exists, with its
+    retention and key, before the flow log does."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PublishToTheFlowLogGroup",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    "Resource": [log_group_arn, f"{log_group_arn}:*"],
+                },
+                {"Sid": "FindTheLogGroup", "Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
+            ],
+        }
+    )
 
 
 def _check(args: NetworkArgs) -> None:
