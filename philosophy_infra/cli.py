@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import re
 import sys
 import time
@@ -13,7 +14,36 @@ from pathlib import Path
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
 
+class OutputError(Exception):
+    """Somewhere the CLI was told to write cannot be written: one line, exit 1."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        # Flushed here, so a closed pipe is met inside this handler rather than at interpreter exit.
+        sys.stdout.flush()
+        return code
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (`| head`). Python would print a traceback when it flushes stdout at exit:
+        # point stdout at nothing instead, and say it once.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        print("error: the output was closed before the report was written", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def write_file(path: Path, text: str, what: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise OutputError(f"cannot write {what} to {path}: {exc.strerror or exc}") from None
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="philosophy-infra", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="run each layer's __main__.py for a stack under Pulumi's mock runtime")
@@ -25,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         help="plan one layer (the Kubernetes layer still reads the AWS layer's planned outputs); default: all "
         "(the environment layers; the bootstrap's stacks are per account: --stack shared --layer bootstrap)",
     )
-    plan.add_argument("--json", metavar="PATH", help="write the plan as JSON (schema v1); '-' for stdout")
+    plan.add_argument(
+        "--json", metavar="PATH", help="write the plan as JSON (schema v1); '-' for stdout (then no human report)"
+    )
     plan.add_argument(
         "--project-dir", type=Path, help="the checkout: directory of the AWS layer's Pulumi.yaml (default: from cwd)"
     )
@@ -70,7 +102,7 @@ def _diff(args: argparse.Namespace) -> int:
         print(report, file=sys.stderr)
         return EXIT_OK
     if args.json:
-        Path(args.json).write_text(json.dumps(diff.to_json(), indent=2, sort_keys=True) + "\n")
+        write_file(Path(args.json), json.dumps(diff.to_json(), indent=2, sort_keys=True) + "\n", "the diff")
     print(report)
     return EXIT_OK
 
@@ -82,7 +114,7 @@ def _plan(args: argparse.Namespace) -> int:
     from philosophy_infra.layers import DEPLOY_ORDER, LAYERS, LayerName
     from philosophy_infra.manifests import write_manifests
     from philosophy_infra.project import StackFileError, UnknownStackError, find_project_dir
-    from philosophy_infra.report import render
+    from philosophy_infra.report import render, timing
     from philosophy_infra.stack_plan import plan_stack
 
     root = (args.project_dir or find_project_dir()).resolve()
@@ -101,19 +133,23 @@ def _plan(args: argparse.Namespace) -> int:
 
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    # JSON on stdout is for a program to read: no human report next to it.
+    quiet = args.quiet or args.json == "-"
     if args.manifests:
-        written = write_manifests(plan, args.manifests)
-        if not args.quiet:
+        try:
+            written = write_manifests(plan, args.manifests)
+        except OSError as exc:
+            raise OutputError(f"cannot write the manifests to {args.manifests}: {exc.strerror or exc}") from None
+        if not quiet:
             print(f"wrote {len(written)} Kubernetes manifests to {args.manifests}", file=sys.stderr)
     document = json.dumps(plan.to_json(), indent=2, sort_keys=True)
     if args.json == "-":
         print(document)
     elif args.json:
-        Path(args.json).write_text(document + "\n")
-    if not args.quiet and args.json != "-":
-        print(render(plan, import_seconds=imported))
-    elif not args.quiet:
-        print(render(plan, import_seconds=imported), file=sys.stderr)
+        write_file(Path(args.json), document + "\n", "the plan")
+    if not quiet:
+        print(render(plan))
+        print(timing(plan, imported), file=sys.stderr)
     if args.policy:
         from philosophy_infra.policy_check import check_for_cli
 

@@ -130,7 +130,60 @@ def test_human_report_shows_tree_counts_outputs_and_time() -> None:
     assert "philosophy:index:Network network" in out and "  aws:ec2/vpc:Vpc network-vpc" in out
     assert "Resources: " in out and "aws:ec2/natGateway:NatGateway" in out
     assert "Outputs:" in out and "vpcCidr: 10.1.0.0/16" in out
-    assert "Time: SDK imports" in out
+    # Timings change from run to run: on stderr, never in the report.
+    assert "time: SDK imports" in result.stderr and "time: SDK" not in out
+
+
+def test_the_human_report_is_byte_identical_across_runs_and_heads_with_the_key_config() -> None:
+    first, second = (cli_in_process("plan", "--stack", "prod") for _ in range(2))
+    assert first.returncode == second.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    out = first.stdout
+    config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    header = out[: out.index("pulumi:pulumi:Stack philosophy-infra-prod")]
+    assert f"region {config['aws:region']}, dataProtection protected" in header
+    assert f"Kubernetes {config['philosophy-infra:cluster']['kubernetesVersion']}, private endpoint" in header
+    general = config["philosophy-infra:nodeGroups"]["general"]
+    assert f"{general['minSize']}..{general['maxSize']} nodes (desired {general['desiredSize']})" in header
+    # pulumi-eks's children never reach a plan: the report says so rather than pretend the tree is whole.
+    assert "Not shown: the children of remote components (eks:index:Cluster, eks:index:ManagedNodeGroup)" in out
+    # Kubernetes objects by namespace/name, with what they do.
+    assert "name=philosophy-app/philosophy-api-hpa minReplicas=3 maxReplicas=20" in out
+
+
+def test_json_on_stdout_is_only_json() -> None:
+    result = cli_in_process("plan", "--stack", "staging", "--json", "-")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["stack"] == "staging"
+    assert "Offline plan of" not in result.stderr and "time: SDK" not in result.stderr
+
+
+@pytest.mark.parametrize("target", ["json", "manifests"])
+def test_an_unwritable_output_ends_in_one_line_and_exit_1(tmp_path: Path, target: str) -> None:
+    a_file = tmp_path / "plan.txt"
+    a_file.write_text("not a directory")
+    # Below a file: no directory can be made there, whoever runs it (root ignores a read-only mode).
+    where = {"json": ["--json", str(a_file / "plan.json")], "manifests": ["--manifests", str(a_file)]}[target]
+    result = cli_in_process("plan", "--stack", "staging", "--quiet", *where)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("warning:")]
+    assert len(errors) == 1 and errors[0].startswith("error: cannot write") and str(a_file) in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_closed_pipe_ends_in_one_line_not_a_traceback() -> None:
+    process = subprocess.Popen(
+        [*CLI, "plan", "--stack", "staging"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None and process.stderr is not None
+    # The reader goes away before the report is written (`| head -0`); the plan itself takes seconds.
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+    assert [line for line in stderr.splitlines() if line.startswith("error:")] == [
+        "error: the output was closed before the report was written"
+    ]
 
 
 def test_unknown_stack_exits_2_without_traceback() -> None:
