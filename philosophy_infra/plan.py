@@ -93,9 +93,12 @@ class PlanMocks(Mocks):
             },
         }
         if args.token == "aws:eks/getAddonVersion:getAddonVersion":
-            # The real answer depends on what EKS publishes on the day; the plan says so instead of guessing.
+            # The real answer depends on what EKS publishes; the plan says which version will be resolved instead
+            # of guessing a build number.
             name, version = args.args.get("addonName"), args.args.get("kubernetesVersion")
-            return {"addonName": name, "kubernetesVersion": version, "version": "latest-compatible", "id": name}, []
+            which = "latest" if args.args.get("mostRecent") else "default"
+            answer = f"eks-{which}-for-{version}"
+            return {"addonName": name, "kubernetesVersion": version, "version": answer, "id": name}, []
         if args.token not in answers:
             # An unanswered invoke would hang the run (pulumi/pulumi#7888): fail loudly instead.
             raise NotImplementedError(f"the offline plan has no answer for the data source {args.token}")

@@ -144,7 +144,10 @@ def _render_one(plan: Plan, *, header: bool = True) -> str:
     )
     key_config = list(key_config_lines(plan))
     if key_config:
-        lines += ["Key config:", *[f"  {line}" for line in key_config], ""]
+        lines.append("Key config:")
+        for line in key_config:
+            lines.extend(wrap(line.split(" "), "  "))
+        lines.append("")
     remote = remote_components_line(plan)
     if remote:
         lines += [remote, ""]
@@ -191,6 +194,14 @@ def key_config_lines(plan: Plan) -> Iterator[str]:
         i = cluster.inputs
         endpoint = "private and public" if i.get("endpointPublicAccess") else "private"
         yield f"EKS {i.get('name')}: Kubernetes {i.get('version')}, {endpoint} endpoint"
+        addons = {
+            "vpc-cni": (i.get("vpcCniOptions") or {}).get("addonVersion"),
+            "kube-proxy": (i.get("kubeProxyAddonOptions") or {}).get("version"),
+        }
+        addons |= {
+            str(a.inputs.get("addonName")): a.inputs.get("addonVersion") for a in plan.of_type("aws:eks/addon:Addon")
+        }
+        yield "add-ons: " + ", ".join(f"{name} {version}" for name, version in sorted(addons.items()) if version)
     for group in sorted(plan.of_type("eks:index:ManagedNodeGroup"), key=lambda r: r.name):
         i = group.inputs
         scaling = i.get("scalingConfig") or {}

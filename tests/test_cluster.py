@@ -216,3 +216,13 @@ def test_pinned_addon_versions_are_used() -> None:
     plan = run_stack("staging", encode(raw))
     assert plan.one("aws:eks/addon:Addon", "addons-coredns").inputs["addonVersion"] == "v1.12.4-eksbuild.1"
     assert plan.one(CLUSTER).inputs["vpcCniOptions"]["addonVersion"] == "v1.20.4-eksbuild.2"
+
+
+def test_unpinned_addons_resolve_to_eks_default_for_the_minor_not_the_newest_build(prod_plan: Plan) -> None:
+    # The newest build moves whenever EKS publishes one; the default moves only when EKS changes it. The offline
+    # plan answers `get_addon_version` with which of the two was asked for.
+    versions = {a.inputs["addonName"]: a.inputs["addonVersion"] for a in prod_plan.of_type("aws:eks/addon:Addon")}
+    assert versions == dict.fromkeys(("coredns", "aws-ebs-csi-driver", "metrics-server"), "eks-default-for-1.35")
+    cluster = prod_plan.one(CLUSTER).inputs
+    assert cluster["vpcCniOptions"]["addonVersion"] == cluster["kubeProxyAddonOptions"]["version"]
+    assert cluster["kubeProxyAddonOptions"]["version"] == "eks-default-for-1.35"

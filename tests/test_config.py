@@ -646,7 +646,13 @@ def test_a_single_node_cache_without_cluster_mode_is_valid() -> None:
 
 @pytest.mark.parametrize(
     ("engine", "version", "family"),
-    [("valkey", None, "valkey8"), ("valkey", "7.2", "valkey7"), ("redis", None, "redis7")],
+    [
+        ("valkey", None, "valkey9"),
+        ("valkey", "9.0", "valkey9"),
+        ("valkey", "8.2", "valkey8"),
+        ("valkey", "7.2", "valkey7"),
+        ("redis", None, "redis7"),
+    ],
 )
 def test_cache_version_defaults_to_the_engines_newest(engine: str, version: str | None, family: str) -> None:
     raw = raw_config("prod")
@@ -656,7 +662,7 @@ def test_cache_version_defaults_to_the_engines_newest(engine: str, version: str 
         raw["philosophy-infra:cache"]["engineVersion"] = version
     cache = load("prod", raw).cache
     assert cache.parameter_group_family == family
-    assert cache.version == (version or {"valkey": "8.2", "redis": "7.1"}[engine])
+    assert cache.version == (version or {"valkey": "9.1", "redis": "7.1"}[engine])
 
 
 def test_storage_autoscaling_can_be_turned_off() -> None:

@@ -13,7 +13,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import Field
 
-from philosophy_infra import regions
+from philosophy_infra import regions, support_calendar
 from philosophy_infra.config.assets import AssetsConfig
 from philosophy_infra.config.base import (
     AWS_NAMESPACE,
@@ -90,6 +90,13 @@ def load_aws_config(mode: RunMode | None = None) -> AwsStackConfig:
     raw = running_config()
     config = AwsStackConfig.from_raw(pulumi.get_stack(), raw)
     check_placeholders(pulumi.get_stack(), raw, (AWS_NAMESPACE,), mode or run_mode())
+    # A warning, not a refusal: the stack still deploys, and the upgrade is a change of its own.
+    for _, message in support_calendar.support_warnings(
+        kubernetes_version=config.cluster.kubernetes_version,
+        postgres_major=config.database.engine_version,
+        on=support_calendar.today(),
+    ):
+        pulumi.log.warn(f"support: {AWS_NAMESPACE}:{message}")
     return config
 
 

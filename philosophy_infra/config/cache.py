@@ -22,8 +22,12 @@ class ClusterMode(StrEnum):
     DISABLED = "disabled"
 
 
-# Engine versions ElastiCache creates today. Redis OSS stops at 7.1; Valkey continues it.
-CACHE_ENGINE_VERSIONS = {CacheEngine.VALKEY: ("7.2", "8.0", "8.1", "8.2"), CacheEngine.REDIS: ("7.0", "7.1")}
+# Engine versions ElastiCache creates today (ElastiCache user guide, "Engine versions"), oldest first. Redis OSS
+# stops at 7.1; Valkey continues it. Valkey 9.x takes the parameter group family valkey9.
+CACHE_ENGINE_VERSIONS = {
+    CacheEngine.VALKEY: ("7.2", "8.0", "8.1", "8.2", "9.0", "9.1"),
+    CacheEngine.REDIS: ("7.0", "7.1"),
+}
 _CACHE_NODE_TYPE = re.compile(r"^cache\.[a-z0-9-]+\.[a-z0-9]+$")
 MAX_SHARDS, MAX_REPLICAS, MAX_CACHE_NODES = 500, 5, 500
 

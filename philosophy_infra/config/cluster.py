@@ -10,6 +10,7 @@ from ipaddress import IPv4Network
 from pydantic import Field
 
 from philosophy_infra.config.base import LOG_RETENTION_DAYS, ConfigIssue, Model
+from philosophy_infra.support_calendar import EKS_STANDARD_SUPPORT_END
 
 
 class EndpointAccess(StrEnum):
@@ -38,9 +39,9 @@ class CapacityType(StrEnum):
     SPOT = "SPOT"
 
 
-# Kubernetes minor versions EKS offers in standard support (see the README's upgrade notes). 1.34 leaves
-# standard support on 2026-12-02, so new clusters start at 1.35; add a version here when EKS releases it.
-EKS_STANDARD_SUPPORT = {"1.35": "2027-03-27", "1.36": "2027-08-02"}
+# Kubernetes minor versions EKS offers in standard support, with their end dates (philosophy_infra/
+# support_calendar.py). 1.34 leaves standard support on 2026-12-02, so new clusters start at 1.35.
+EKS_STANDARD_SUPPORT = EKS_STANDARD_SUPPORT_END
 # The taint and label key and value grammar the Kubernetes API enforces.
 _K8S_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -107,7 +108,8 @@ class ClusterConfig(Model):
     api_access: ApiAccessConfig = Field(default_factory=ApiAccessConfig)
     control_plane_log_retention_days: int = 90
     addon_versions: dict[str, str] = Field(default_factory=dict)
-    """Pinned add-on versions by EKS add-on name; an add-on left out gets the latest compatible version."""
+    """Pinned add-on versions by EKS add-on name; an add-on left out gets EKS's default version for the cluster's
+    Kubernetes version (which moves only when EKS changes its default, not with every new build)."""
 
     def issues(self) -> Iterator[ConfigIssue]:
         if self.kubernetes_version not in EKS_STANDARD_SUPPORT:

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from philosophy_infra import windows
 from philosophy_infra.config.base import LOG_RETENTION_DAYS, ConfigIssue, Model, window_issues
+from philosophy_infra.support_calendar import POSTGRES_STANDARD_SUPPORT_END
 
 
 class DatabaseInsights(StrEnum):
@@ -18,7 +19,7 @@ class DatabaseInsights(StrEnum):
 
 
 # PostgreSQL majors RDS creates today and ships pgvector for. 15.4 (the seed's) cannot be created any more.
-POSTGRES_MAJOR_VERSIONS = ("17", "18")
+POSTGRES_MAJOR_VERSIONS = tuple(POSTGRES_STANDARD_SUPPORT_END)
 _DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$")
 _PG_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # PostgreSQL's reserved key words, which RDS refuses as a database or user name.

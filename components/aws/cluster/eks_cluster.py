@@ -225,13 +225,14 @@ def allow_api_access(
 def addon_version(
     addon: str, kubernetes_version: str, pinned: Mapping[str, str], parent: pulumi.Resource
 ) -> pulumi.Input[str]:
-    """The pinned version of an EKS add-on, else the most recent one EKS offers for this Kubernetes version."""
+    """The pinned version of an EKS add-on, else EKS's default version for this Kubernetes version. Not the most
+    recent: that one moves with every build EKS publishes, so previews would show upgrades nobody asked for."""
     if addon in pinned:
         return pinned[addon]
     return aws.eks.get_addon_version_output(
         addon_name=addon,
         kubernetes_version=kubernetes_version,
-        most_recent=True,
+        most_recent=False,
         opts=pulumi.InvokeOutputOptions(parent=parent),
     ).version
 

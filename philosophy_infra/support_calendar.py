@@ -1,0 +1,69 @@
+"""When AWS stops standard support for the versions the stacks run, and the warning a plan gives before that.
+
+At the end of standard support AWS upgrades by itself: EKS a cluster whose upgrade policy is STANDARD (the next
+minor), RDS a PostgreSQL major whose Extended Support is disabled (the next major). The program then still asks
+for the old version, which is a downgrade AWS refuses, and every `pulumi up` fails until the stack file names the
+new one. So the offline plan and a real preview warn from `WARN_DAYS` before the date, while the upgrade is
+still a reviewed change of the stack file.
+
+The calendar is data, with its sources; update it when AWS publishes a new version.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+
+WARN_DAYS = 60
+
+# Amazon EKS Kubernetes release calendar (awsdocs/amazon-eks-user-guide, versioning/kubernetes-versions.adoc;
+# 1.36 from the EKS release notes): standard support lasts 14 months from the EKS release.
+EKS_STANDARD_SUPPORT_END = {
+    "1.35": datetime.date(2027, 3, 27),
+    "1.36": datetime.date(2027, 8, 2),
+}
+# Release calendar for Amazon RDS for PostgreSQL (RDS PostgreSQL release notes, postgresql-release-calendar):
+# RDS standard support of a major ends on the last day of February, five years after the community release.
+# `aws rds describe-db-major-engine-versions --engine postgres` returns these dates (SupportedEngineLifecycles).
+POSTGRES_STANDARD_SUPPORT_END = {
+    "17": datetime.date(2030, 2, 28),
+    "18": datetime.date(2031, 2, 28),
+}
+
+
+def today() -> datetime.date:
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+def support_warnings(
+    *, kubernetes_version: str | None, postgres_major: str | None, on: datetime.date
+) -> Iterator[tuple[str, str]]:
+    """(config key, message) for each configured version whose standard support ends within `WARN_DAYS` of `on`
+    (or has ended)."""
+    checks = (
+        (
+            "cluster.kubernetesVersion",
+            kubernetes_version,
+            EKS_STANDARD_SUPPORT_END,
+            "EKS upgrades a STANDARD cluster to the next minor itself",
+        ),
+        (
+            "database.engineVersion",
+            postgres_major,
+            POSTGRES_STANDARD_SUPPORT_END,
+            "RDS upgrades the major itself (Extended Support is disabled)",
+        ),
+    )
+    for key, version, calendar, what_aws_does in checks:
+        end = calendar.get(version) if version is not None else None
+        if end is None:
+            continue
+        days = (end - on).days
+        if days > WARN_DAYS:
+            continue
+        when = f"ended on {end.isoformat()}" if days < 0 else f"ends on {end.isoformat()}, in {days} day(s)"
+        yield (
+            key,
+            f"{key} = {version!r}: standard support {when}. {what_aws_does}, after which this config asks for a "
+            "downgrade AWS refuses: upgrade it in a reviewed change now (README, 'Upgrades AWS makes by itself')",
+        )
