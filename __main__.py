@@ -32,15 +32,10 @@ config = load_aws_config()
 names = Naming(config.environment)
 
 # One explicit provider carries the region and the common tags; every component inherits it.
-aws_provider = aws.Provider(
-    "aws",
-    region=config.region,
-    default_tags={
-        "tags": common_tags(
-            pulumi.get_project(), owner=config.owner, cost_center=config.cost_center, environment=config.environment
-        )
-    },
+tags = common_tags(
+    pulumi.get_project(), owner=config.owner, cost_center=config.cost_center, environment=config.environment
 )
+aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": tags})
 with_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
 # Every role below: under this environment's path, with its boundary from the bootstrap (its deploy role creates
 # no other).
@@ -117,6 +112,7 @@ node_groups = {
             disk_size_gib=group.disk_size_gib,
             labels={"Environment": config.environment, **group.labels},
             taints=group.taints,
+            resource_tags=tags,
         ),
         opts=with_aws,
     )
@@ -133,6 +129,7 @@ addons = EksAddons(
         oidc_issuer=cluster.oidc_issuer,
         after=[cluster.cluster, *(g.node_group for g in node_groups.values())],
         addon_versions=config.cluster.addon_versions,
+        volume_tags=tags,
     ),
     opts=with_aws,
 )

@@ -226,3 +226,21 @@ def test_unpinned_addons_resolve_to_eks_default_for_the_minor_not_the_newest_bui
     cluster = prod_plan.one(CLUSTER).inputs
     assert cluster["vpcCniOptions"]["addonVersion"] == cluster["kubeProxyAddonOptions"]["version"]
     assert cluster["kubeProxyAddonOptions"]["version"] == "eks-default-for-1.35"
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_what_costs_money_carries_the_stacks_tags(stack: str, request: pytest.FixtureRequest) -> None:
+    """Provider default tags never reach launch-template tag specifications (terraform-provider-aws #19387) nor
+    the volumes the EBS CSI driver creates: both get the stack's tags explicitly."""
+    plan: Plan = request.getfixturevalue(f"{stack}_plan")
+    [provider] = plan.of_type("pulumi:providers:aws")
+    tags = json.loads(provider.inputs["defaultTags"])["tags"]  # a provider's inputs are JSON text
+    assert {"Owner", "CostCenter", "Environment", "Project"} <= set(tags)
+    for template in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        specs = {s["resourceType"]: s["tags"] for s in template.inputs["tagSpecifications"]}
+        assert set(specs) == {"instance", "volume", "network-interface"}
+        for kind, given in specs.items():
+            assert {k: v for k, v in given.items() if k != "Name"} == tags, (template.name, kind)
+            assert given["Name"].startswith(f"philosophy-{stack}-")
+    ebs = plan.one("aws:eks/addon:Addon", "addons-ebs-csi")
+    assert json.loads(ebs.inputs["configurationValues"]) == {"controller": {"extraVolumeTags": tags}}

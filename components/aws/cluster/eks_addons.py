@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -28,6 +29,8 @@ class EksAddonsArgs:
     after: Sequence[pulumi.Resource]
     """The cluster and its node groups: these add-ons are created only once nodes exist."""
     addon_versions: Mapping[str, str] = field(default_factory=dict)
+    volume_tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for every EBS volume the CSI driver creates (the stack's common tags): nothing else tags them."""
 
 
 class EksAddons(pulumi.ComponentResource):
@@ -38,7 +41,12 @@ class EksAddons(pulumi.ComponentResource):
         super().__init__("philosophy:index:EksAddons", name, None, opts)
         after_nodes = pulumi.ResourceOptions(parent=self, depends_on=list(args.after))
 
-        def addon(suffix: str, addon_name: str, role_arn: pulumi.Input[str] | None = None) -> aws.eks.Addon:
+        def addon(
+            suffix: str,
+            addon_name: str,
+            role_arn: pulumi.Input[str] | None = None,
+            configuration: Mapping[str, Any] | None = None,
+        ) -> aws.eks.Addon:
             return managed_addon(
                 f"{name}-{suffix}",
                 cluster_name=args.cluster_name,
@@ -48,6 +56,7 @@ class EksAddons(pulumi.ComponentResource):
                 parent=self,
                 opts=after_nodes,
                 service_account_role_arn=role_arn,
+                configuration_values=configuration,
             )
 
         # With no nodes CoreDNS hangs DEGRADED, then fails: hence after the node groups.
@@ -66,7 +75,10 @@ class EksAddons(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.ebs_csi = addon("ebs-csi", "aws-ebs-csi-driver", ebs_role.role_arn)
+        # The driver's controller tags each volume it creates (the chart's `controller.extraVolumeTags`, part of
+        # the add-on's configuration schema); the provider's default tags never reach them.
+        volume_tags = {"controller": {"extraVolumeTags": dict(args.volume_tags)}} if args.volume_tags else None
+        self.ebs_csi = addon("ebs-csi", "aws-ebs-csi-driver", ebs_role.role_arn, volume_tags)
         # The HPA's CPU and memory metrics; an EKS community add-on, so EKS keeps it compatible.
         self.metrics_server = addon("metrics-server", "metrics-server")
         self.register_outputs({})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -247,6 +248,7 @@ def managed_addon(
     parent: pulumi.Resource,
     opts: pulumi.ResourceOptions,
     service_account_role_arn: pulumi.Input[str] | None = None,
+    configuration_values: Mapping[str, Any] | None = None,
 ) -> aws.eks.Addon:
     """An EKS managed add-on at its pinned (or latest compatible) version; EKS's settings win on conflict."""
     return aws.eks.Addon(
@@ -255,6 +257,7 @@ def managed_addon(
         addon_name=addon,
         addon_version=addon_version(addon, kubernetes_version, pinned, parent),
         service_account_role_arn=service_account_role_arn,
+        configuration_values=json.dumps(configuration_values, sort_keys=True) if configuration_values else None,
         resolve_conflicts_on_create="OVERWRITE",
         resolve_conflicts_on_update="OVERWRITE",
         opts=opts,

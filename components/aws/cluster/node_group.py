@@ -40,6 +40,8 @@ class NodeGroupArgs:
     disk_size_gib: int = 50
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: Sequence[Taint] = ()
+    resource_tags: Mapping[str, str] = field(default_factory=dict)
+    """The stack's common tags: the provider's default tags never reach what a launch template tags."""
 
 
 class NodeGroup(pulumi.ComponentResource):
@@ -99,9 +101,11 @@ class NodeGroup(pulumi.ComponentResource):
                     },
                 }
             ],
+            # The provider's default tags stop at the launch template itself (terraform-provider-aws #19387): the
+            # instances, their volumes and network interfaces, which cost the money, get them here.
             tag_specifications=[
-                {"resource_type": kind, "tags": {"Name": f"{args.name_prefix}-{name}"}}
-                for kind in ("instance", "volume")
+                {"resource_type": kind, "tags": {**args.resource_tags, "Name": f"{args.name_prefix}-{name}"}}
+                for kind in ("instance", "volume", "network-interface")
             ],
             opts=child,
         )
