@@ -4,6 +4,7 @@ files (the input), not from the components."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -290,9 +291,40 @@ def test_network_policies_deny_by_default_and_allow_only_the_service_flows(prod_
             ports = {p["port"] for p in rule["ports"]}
             if ports & {5432, 6379}:
                 assert [t["ipBlock"]["cidr"] for t in rule["to"]] == database_cidrs, name
-    api_in = policies["philosophy-api"]["ingress"]
-    assert api_in[0] == {"from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 3000}]}
     assert policies["pgvector"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
+
+
+def admitted(spec: dict[str, Any], address: str, port: int) -> bool:
+    """Whether a NetworkPolicy's ingress admits a source address on a port, by its ipBlocks (cidr and except)."""
+    ip = ipaddress.ip_address(address)
+    for rule in spec.get("ingress", []):
+        if port not in {p["port"] for p in rule.get("ports", [])}:
+            continue
+        for source in rule.get("from", []):
+            block = source.get("ipBlock")
+            inside = bool(block) and ip in ipaddress.ip_network(block["cidr"])
+            if inside and not any(ip in ipaddress.ip_network(e) for e in block.get("except", [])):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_the_load_balancers_subnets_reach_the_api_and_websocket_never_other_pods(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    """With the VPC CNI a pod's IP is a VPC address, so "from the VPC" would admit every pod of every namespace."""
+    plan = stack_plan(request, stack)
+    policies = {o["metadata"]["name"]: o["spec"] for o in objects(plan) if o["kind"] == "NetworkPolicy"}
+    network = stack_yaml(stack)["config"]["philosophy-infra:network"]
+    for workload, port in (("philosophy-api", 3000), ("philosophy-websocket", 3001)):
+        spec = policies[workload]
+        for cidr in network["publicSubnets"]:
+            # A load balancer's address in a public subnet.
+            assert admitted(spec, str(ipaddress.ip_network(cidr)[10]), port), (workload, cidr)
+        for tier in ("privateSubnets", "databaseSubnets"):
+            for cidr in network[tier]:
+                # A pod (private subnets), a node, anything in the data tier: refused.
+                assert not admitted(spec, str(ipaddress.ip_network(cidr)[10]), port), (workload, tier, cidr)
 
 
 @pytest.mark.parametrize("stack", STACKS)

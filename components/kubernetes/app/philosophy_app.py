@@ -65,7 +65,9 @@ class PhilosophyAppArgs:
     assets_bucket_name: pulumi.Input[str]
     role_arns: Mapping[str, pulumi.Input[str]]
     """The IRSA roles the AWS layer made, by service account (secrets-reader, api, worker)."""
-    vpc_cidr: pulumi.Input[str]
+    load_balancer_cidrs: pulumi.Input[Sequence[str]]
+    """The subnets the load balancers live in (the public ones): the only sources the api and websocket admit
+    besides the mesh and monitoring. Not the VPC: with the VPC CNI every pod's IP is a VPC address."""
     worker_node_labels: pulumi.Input[Mapping[str, str]]
     worker_tolerations: pulumi.Input[Sequence[Mapping[str, str]]]
     """Pod tolerations for the worker node group's taints, in the Kubernetes spelling (NoSchedule)."""
@@ -430,7 +432,9 @@ class PhilosophyApp(pulumi.ComponentResource):
         cache = {"to": data_stores, "ports": [{"protocol": "TCP", "port": CACHE_PORT}]}
         # AWS APIs (STS for IRSA, S3, Secrets Manager) and the LLM API are HTTPS on the internet or via NAT.
         https = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}
-        from_vpc = [{"ipBlock": {"cidr": args.vpc_cidr}}]
+        from_load_balancers = pulumi.Output.from_input(args.load_balancer_cidrs).apply(
+            lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
+        )
         from_monitoring = [
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
         ]
@@ -473,9 +477,9 @@ class PhilosophyApp(pulumi.ComponentResource):
             API: {
                 "podSelector": {"matchLabels": {"app": API}},
                 "policyTypes": ["Ingress", "Egress"],
-                # Load balancers and ingress controllers reach the pods from inside the VPC.
+                # Only the load balancers' subnets: a pod of another namespace (a VPC address too) is refused.
                 "ingress": [
-                    {"from": from_vpc, "ports": [{"protocol": "TCP", "port": API_PORT}]},
+                    {"from": from_load_balancers, "ports": [{"protocol": "TCP", "port": API_PORT}]},
                     {"from": from_monitoring, "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
                 ],
                 "egress": [database, cache, https],
@@ -483,7 +487,7 @@ class PhilosophyApp(pulumi.ComponentResource):
             WEBSOCKET: {
                 "podSelector": {"matchLabels": {"app": WEBSOCKET}},
                 "policyTypes": ["Ingress", "Egress"],
-                "ingress": [{"from": from_vpc, "ports": [{"protocol": "TCP", "port": WEBSOCKET_PORT}]}],
+                "ingress": [{"from": from_load_balancers, "ports": [{"protocol": "TCP", "port": WEBSOCKET_PORT}]}],
                 "egress": [cache],
             },
             WORKER: {
