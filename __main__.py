@@ -22,11 +22,12 @@ from components.aws.delivery.kubernetes_roles import KubernetesLayerRoles, Kuber
 from components.aws.network.network import Network, NetworkArgs
 from components.aws.security.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.security.role_limits import RoleLimits
-from components.aws.security.workload_roles import WorkloadRoles, WorkloadRolesArgs
+from components.aws.security.workload_roles import WorkloadRoles, WorkloadRolesArgs, database_user_arn
 from philosophy_infra.config.aws import load_aws_config
 from philosophy_infra.config.cache import ClusterMode
 from philosophy_infra.layers import KUBERNETES_PROJECT
 from philosophy_infra.naming import Naming, common_tags
+from philosophy_infra.service import DATABASE_APP_USER
 
 config = load_aws_config()
 names = Naming(config.environment)
@@ -194,6 +195,12 @@ app_secrets = AppSecrets(
     "app-secrets", AppSecretsArgs(name_prefix=names.prefix, data_protection=config.data_protection), opts=with_aws
 )
 
+invoke = pulumi.InvokeOutputOptions(provider=aws_provider)
+database_user = pulumi.Output.all(
+    aws.get_partition_output(opts=invoke).partition,
+    aws.get_caller_identity_output(opts=invoke).account_id,
+    database.resource_id,
+).apply(lambda v: database_user_arn(v[0], config.region, v[1], v[2]))
 roles = WorkloadRoles(
     "workload-roles",
     WorkloadRolesArgs(
@@ -201,15 +208,13 @@ roles = WorkloadRoles(
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
         region=config.region,
-        service_secret_arns=[
-            database.master_secret_arn,
-            cache.auth_secret_arn,
-            app_secrets.arns["jwt-signing-key"],
-            app_secrets.arns["llm-api-key"],
-        ],
-        service_secret_key_arns=[database.key_arn, cache.key_arn, app_secrets.key_arn],
+        app_secret_arns=[cache.auth_secret_arn, app_secrets.arns["jwt-signing-key"], app_secrets.arns["llm-api-key"]],
+        app_secret_key_arns=[cache.key_arn, app_secrets.key_arn],
         llm_secret_arn=app_secrets.arns["llm-api-key"],
         app_secrets_key_arn=app_secrets.key_arn,
+        database_master_secret_arn=database.master_secret_arn,
+        database_key_arn=database.key_arn,
+        database_user_arn=database_user,
         assets_bucket_arn=assets.bucket_arn,
         assets_key_arn=assets.kms_key_arn,
     ),
@@ -236,6 +241,7 @@ pulumi.export("oidcIssuer", cluster.oidc_issuer)
 pulumi.export("databaseEndpoint", database.address)
 pulumi.export("databasePort", database.port)
 pulumi.export("databaseName", database.database_name)
+pulumi.export("databaseAppUser", DATABASE_APP_USER)
 pulumi.export("databaseMasterSecretArn", database.master_secret_arn)
 pulumi.export("databaseResourceId", database.resource_id)
 # Named as ElastiCache names them: clients of a sharded cache must start from the configuration endpoint.

@@ -10,13 +10,14 @@ Config is loaded and validated once, here, before any resource is registered; co
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kubernetes.app.database_schema import DatabaseSchema, DatabaseSchemaArgs
 from components.kubernetes.app.philosophy_app import DataEndpoints, PhilosophyApp, PhilosophyAppArgs
 from components.kubernetes.platform.cluster_readers import ClusterReaders, ClusterReadersArgs
 from components.kubernetes.platform.cluster_services import ClusterServices, ClusterServicesArgs
 from components.kubernetes.platform.storage_classes import StorageClasses, StorageClassesArgs
 from philosophy_infra.aws_layer import AwsLayerOutputs
 from philosophy_infra.config.kubernetes import load_kubernetes_config
-from philosophy_infra.service import API, CLUSTER_READERS_GROUP, SECRET_READER, WORKER
+from philosophy_infra.service import API, CLUSTER_READERS_GROUP, SCHEMA_ADMIN, SECRET_READER, WORKER
 
 config = load_kubernetes_config()
 aws_layer = AwsLayerOutputs(config.aws_layer.stack_name(pulumi.get_stack()))
@@ -41,6 +42,25 @@ ClusterReaders(
     opts=on_cluster,
 )
 
+# The schema Job, in its own namespace: the only reader of the RDS master secret.
+schema = DatabaseSchema(
+    "schema",
+    DatabaseSchemaArgs(
+        provider=provider,
+        kubernetes_version=aws_layer.text("kubernetesVersion"),
+        region=aws_layer.text("region"),
+        database_host=aws_layer.text("databaseEndpoint"),
+        database_port=aws_layer.port("databasePort"),
+        database_name=aws_layer.text("databaseName"),
+        master_secret_arn=aws_layer.text("databaseMasterSecretArn"),
+        admin_role_arn=aws_layer.role_arn(SCHEMA_ADMIN),
+        migrations_image=f"{config.workloads.image_registry}/api:{config.workloads.image_tag}",
+        database_cidrs=aws_layer.cidrs("databaseSubnetCidrs"),
+        after=[services.external_secrets],
+    ),
+    opts=on_cluster,
+)
+
 app = PhilosophyApp(
     "app",
     PhilosophyAppArgs(
@@ -52,7 +72,6 @@ app = PhilosophyApp(
             database_host=aws_layer.text("databaseEndpoint"),
             database_port=aws_layer.port("databasePort"),
             database_name=aws_layer.text("databaseName"),
-            database_secret_arn=aws_layer.text("databaseMasterSecretArn"),
             cache_host=aws_layer.text("cacheEndpoint"),
             cache_port=aws_layer.port("cachePort"),
             cache_secret_arn=aws_layer.text("cacheAuthSecretArn"),
@@ -66,6 +85,7 @@ app = PhilosophyApp(
         worker_node_labels=worker_nodes["nodeSelector"],
         worker_tolerations=worker_nodes["tolerations"],
         uploads_storage_class=storage.scratch_class,
+        database_schema=schema,
         after=[storage.scratch, services.external_secrets, services.vpa],
     ),
     opts=on_cluster,

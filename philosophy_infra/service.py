@@ -7,8 +7,13 @@ APP_NAMESPACE = "philosophy-app"
 API, WEBSOCKET, WORKER = "philosophy-api", "philosophy-websocket", "claude-worker"
 # The service account the namespace's SecretStore signs in as (External Secrets Operator, IRSA).
 SECRET_READER = "secrets-reader"
+# The schema Job's namespace and account: the only place the RDS master secret is read. The app namespace
+# never sees it; the api and the worker log in as DATABASE_APP_USER with IAM database authentication.
+SCHEMA_NAMESPACE = "philosophy-schema"
+SCHEMA_ADMIN = "schema-admin"
+DATABASE_APP_USER = "philosophy_app"
 # Service accounts that get an AWS role, and nothing else does: the websocket has no AWS access.
-SERVICE_ACCOUNTS_WITH_ROLES = (SECRET_READER, API, WORKER)
+SERVICE_ACCOUNTS_WITH_ROLES = (SECRET_READER, API, WORKER, SCHEMA_ADMIN)
 
 DATABASE_PORT = 5432
 CACHE_PORT = 6379

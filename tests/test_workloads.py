@@ -22,6 +22,7 @@ from tests.conftest import KUBERNETES, ROOT, encode, raw_config, run_stack, stac
 STACKS = ["prod", "staging"]
 CUSTOM_RESOURCE_GROUPS = ("external-secrets.io", "autoscaling.k8s.io")
 NS = "philosophy-app"
+SCHEMA_NS = "philosophy-schema"
 
 
 def workloads(stack: str) -> dict[str, Any]:
@@ -33,8 +34,15 @@ def objects(plan: Plan) -> list[dict[str, Any]]:
     return kubernetes_objects(plan)
 
 
-def obj(plan: Plan, kind: str, name: str) -> dict[str, Any]:
-    found = [o for o in objects(plan) if o["kind"] == kind and o["metadata"]["name"] == name]
+def obj(plan: Plan, kind: str, name: str, namespace: str | None = NS) -> dict[str, Any]:
+    """One object by kind and name, in the app namespace unless another is named (None: cluster-scoped too)."""
+    found = [
+        o
+        for o in objects(plan)
+        if o["kind"] == kind
+        and o["metadata"]["name"] == name
+        and (namespace is None or o["metadata"].get("namespace", namespace) == namespace)
+    ]
     assert len(found) == 1, (kind, name, [o["metadata"]["name"] for o in objects(plan) if o["kind"] == kind])
     return found[0]
 
@@ -94,15 +102,16 @@ def test_app_config_carries_the_seeds_settings(stack: str, request: pytest.Fixtu
 def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan) -> None:
     out = prod_plan.outputs
     refs = {
-        o["metadata"]["name"]: {d["remoteRef"]["key"] for d in o["spec"]["data"]}
+        (o["metadata"]["namespace"], o["metadata"]["name"]): {d["remoteRef"]["key"] for d in o["spec"]["data"]}
         for o in objects(prod_plan)
         if o["kind"] == "ExternalSecret"
     }
     assert refs == {
-        "database-credentials": {out["databaseMasterSecretArn"]},
-        "cache-credentials": {out["cacheAuthSecretArn"]},
-        "app-secrets": {out["jwtSecretArn"]},
-        "llm-credentials": {out["llmApiKeySecretArn"]},
+        (NS, "cache-credentials"): {out["cacheAuthSecretArn"]},
+        (NS, "app-secrets"): {out["jwtSecretArn"]},
+        (NS, "llm-credentials"): {out["llmApiKeySecretArn"]},
+        # The master secret only in the schema Job's namespace.
+        (SCHEMA_NS, "database-admin"): {out["databaseMasterSecretArn"]},
     }
     store = obj(prod_plan, "SecretStore", "aws-secrets-manager")["spec"]["provider"]["aws"]
     assert (store["service"], store["region"]) == ("SecretsManager", "eu-west-1")
@@ -112,9 +121,10 @@ def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan)
     # No secret version is written by Pulumi: operators put the LLM key and JWT secret in Secrets Manager.
     versions = prod_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")
     assert [v.name for v in versions] == ["cache-auth-value"]
-    url = obj(prod_plan, "ExternalSecret", "database-credentials")["spec"]["target"]["template"]["data"]["DATABASE_URL"]
+    admin = obj(prod_plan, "ExternalSecret", "database-admin", SCHEMA_NS)["spec"]["target"]["template"]["data"]
+    url = admin["DATABASE_URL"]
     assert url.startswith("postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}@")
-    assert url.endswith(f":5432/{out['databaseName']}?sslmode=require")
+    assert url.endswith(f":5432/{out['databaseName']}?sslmode=verify-full&sslrootcert=/etc/rds-ca/ca.pem")
 
 
 def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -> None:
@@ -123,12 +133,19 @@ def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -
     )
     read = next(st for st in policy["Statement"] if st["Sid"] == "ReadTheServiceSecrets")
     out = prod_plan.outputs
-    assert set(read["Resource"]) == {
-        out["databaseMasterSecretArn"],
-        out["cacheAuthSecretArn"],
-        out["jwtSecretArn"],
-        out["llmApiKeySecretArn"],
-    }
+    # Never the database's master secret: the app namespace cannot read it at all.
+    assert set(read["Resource"]) == {out["cacheAuthSecretArn"], out["jwtSecretArn"], out["llmApiKeySecretArn"]}
+    admin = json.loads(
+        prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-schema-admin-inline").inputs["policy"]
+    )
+    admin_read = next(st for st in admin["Statement"] if st["Sid"] == "ReadTheServiceSecrets")
+    assert admin_read["Resource"] == [out["databaseMasterSecretArn"]]
+    admin_trust = json.loads(
+        prod_plan.one("aws:iam/role:Role", "workload-roles-schema-admin-role").inputs["assumeRolePolicy"]
+    )
+    assert "system:serviceaccount:philosophy-schema:schema-admin" in (
+        admin_trust["Statement"][0]["Condition"]["StringEquals"].values()
+    )
     decrypt = next(st for st in policy["Statement"] if st["Sid"] == "DecryptThroughSecretsManager")
     assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}}
     # The store signs in as this namespace's reader account; the operator itself holds no AWS role, so a
@@ -161,8 +178,8 @@ def test_api_deployment_follows_the_seed(stack: str, request: pytest.FixtureRequ
         "prometheus.io/path": "/metrics",
     }
     spec = template["spec"]
-    assert [c["name"] for c in spec["initContainers"]] == ["wait-for-db", "run-migrations"]
-    assert spec["initContainers"][1]["command"] == ["npm", "run", "migrate:prod"]
+    # No migrations in the pods (the seed ran them in every replica at once): the schema Job runs them first.
+    assert spec.get("initContainers", []) == []
     api = spec["containers"][0]
     assert {p["name"]: p["containerPort"] for p in api["ports"]} == {"http": 3000, "metrics": 9090}
     assert api["livenessProbe"] == {
@@ -251,10 +268,16 @@ def test_services_and_service_accounts(prod_plan: Plan) -> None:
     ws = obj(prod_plan, "Service", "philosophy-websocket")["spec"]
     assert [p["port"] for p in ws["ports"]] == [3001] and ws["sessionAffinity"] == "ClientIP"
     accounts = {o["metadata"]["name"]: o for o in objects(prod_plan) if o["kind"] == "ServiceAccount"}
-    assert set(accounts) == {"philosophy-api", "philosophy-websocket", "claude-worker", "secrets-reader"}
+    assert set(accounts) == {
+        "philosophy-api",
+        "philosophy-websocket",
+        "claude-worker",
+        "secrets-reader",
+        "schema-admin",
+    }
     assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
     irsa = {n for n, a in accounts.items() if "eks.amazonaws.com/role-arn" in (a["metadata"].get("annotations") or {})}
-    assert irsa == {"philosophy-api", "claude-worker", "secrets-reader"}, "the websocket needs no AWS access"
+    assert irsa == {"philosophy-api", "claude-worker", "secrets-reader", "schema-admin"}, "the websocket has none"
 
 
 def test_irsa_roles_are_scoped_to_what_each_workload_needs(prod_plan: Plan) -> None:
@@ -280,9 +303,14 @@ def test_irsa_roles_are_scoped_to_what_each_workload_needs(prod_plan: Plan) -> N
 
 
 def test_network_policies_deny_by_default_and_allow_only_the_service_flows(prod_plan: Plan) -> None:
-    policies = {o["metadata"]["name"]: o["spec"] for o in objects(prod_plan) if o["kind"] == "NetworkPolicy"}
+    every = [o for o in objects(prod_plan) if o["kind"] == "NetworkPolicy"]
+    policies = {o["metadata"]["name"]: o["spec"] for o in every if o["metadata"]["namespace"] == NS}
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    assert {"philosophy-api", "philosophy-websocket", "claude-worker", "pgvector", "allow-dns"} <= set(policies)
+    assert {"philosophy-api", "philosophy-websocket", "claude-worker", "allow-dns"} <= set(policies)
+    # The schema namespace: deny all, then DNS and PostgreSQL for the Job.
+    schema = {o["metadata"]["name"]: o["spec"] for o in every if o["metadata"]["namespace"] == SCHEMA_NS}
+    assert schema["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert [r["ports"] for r in schema["schema"]["egress"]][1] == [{"protocol": "TCP", "port": 5432}]
     mesh = policies["allow-mesh"]
     assert mesh["egress"][0]["ports"] == [{"protocol": "TCP", "port": 15012}], "sidecars reach istiod"
     database_cidrs = stack_yaml("prod")["config"]["philosophy-infra:network"]["databaseSubnets"]
@@ -291,7 +319,6 @@ def test_network_policies_deny_by_default_and_allow_only_the_service_flows(prod_
             ports = {p["port"] for p in rule["ports"]}
             if ports & {5432, 6379}:
                 assert [t["ipBlock"]["cidr"] for t in rule["to"]] == database_cidrs, name
-    assert policies["pgvector"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
 
 
 def admitted(spec: dict[str, Any], address: str, port: int) -> bool:
@@ -382,7 +409,7 @@ def test_vpa_recommends_without_fighting_the_hpa(prod_plan: Plan) -> None:
     assert release.inputs["values"]["recommender"] == {"enabled": True}
     assert release.inputs["values"]["updater"] == {"enabled": False}
     vpa_resource = prod_plan.one("kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler")
-    namespace = prod_plan.one("kubernetes:core/v1:Namespace")
+    namespace = prod_plan.one("kubernetes:core/v1:Namespace", "app-namespace")
     assert release.urn in namespace.dependencies and namespace.urn in vpa_resource.dependencies
     assert prod_plan.one("aws:eks/addon:Addon", "addons-metrics-server").inputs["addonName"] == "metrics-server"
 
@@ -393,25 +420,64 @@ def test_every_workload_has_a_disruption_budget(prod_plan: Plan) -> None:
     assert all(b["maxUnavailable"] == 1 and b["selector"]["matchLabels"]["app"] == n for n, b in budgets.items())
 
 
-def test_pgvector_job_creates_the_extension_idempotently(prod_plan: Plan, staging_plan: Plan) -> None:
-    job = next(o for o in objects(prod_plan) if o["kind"] == "Job")
-    assert re.fullmatch(r"pgvector-[0-9a-f]{8}", job["metadata"]["name"])
-    container = job["spec"]["template"]["spec"]["containers"][0]
-    script = container["command"][-1]
-    assert "CREATE EXTENSION IF NOT EXISTS vector" in script and "pg_isready" in script
-    env = {e["name"]: e for e in container["env"]}
-    assert env["PGUSER"]["valueFrom"]["secretKeyRef"]["name"] == "database-credentials"
-    assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "database-credentials"
-    assert env["PGSSLMODE"]["value"] == "require" and "value" not in env["PGPASSWORD"]
-    resource = prod_plan.one("kubernetes:batch/v1:Job")
-    secret = prod_plan.one("kubernetes:external-secrets.io/v1:ExternalSecret", "app-database-credentials")
-    assert secret.urn in resource.dependencies
-    # The same job for the same database; a new one only when what it runs changes.
-    assert job["metadata"]["name"] == next(o for o in objects(staging_plan) if o["kind"] == "Job")["metadata"]["name"]
-    raw = raw_config("staging")
-    raw["philosophy-infra:database"]["databaseName"] = "philosophy"
-    other = next(o for o in objects(run_stack("staging", encode(raw))) if o["kind"] == "Job")
+def test_the_schema_job_prepares_the_database_once_per_release(prod_plan: Plan, staging_plan: Plan) -> None:
+    job = obj(prod_plan, "Job", next(o["metadata"]["name"] for o in objects(prod_plan) if o["kind"] == "Job"), None)
+    assert job["metadata"]["namespace"] == SCHEMA_NS and re.fullmatch(r"schema-[0-9a-f]{8}", job["metadata"]["name"])
+    pod_spec = job["spec"]["template"]["spec"]
+    assert pod_spec["serviceAccountName"] == "schema-admin"
+    [setup] = pod_spec["initContainers"]
+    [migrations] = pod_spec["containers"]
+    env = {e["name"]: e for e in setup["env"]}
+    sql = env["SCHEMA_SQL"]["value"]
+    # The extension, the application user (IAM login only: no password), and DML on what migrations create.
+    for statement in (
+        "CREATE EXTENSION IF NOT EXISTS vector;",
+        "CREATE ROLE philosophy_app LOGIN;",
+        "GRANT rds_iam TO philosophy_app;",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES",
+    ):
+        assert statement in sql, statement
+    assert "PASSWORD" not in sql.upper() and "SUPERUSER" not in sql.upper() and "CREATEROLE" not in sql.upper()
+    assert env["PGSSLMODE"]["value"] == "verify-full" and env["PGSSLROOTCERT"]["value"] == "/etc/rds-ca/ca.pem"
+    assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "database-admin", "key": "PGPASSWORD"}
+    assert migrations["command"] == ["npm", "run", "migrate:prod"]
+    assert migrations["image"] == f"{workloads('prod')['imageRegistry']}/api:{workloads('prod')['imageTag']}"
+    # The api starts after it.
+    job_resource = prod_plan.one("kubernetes:batch/v1:Job")
+    api = next(r for r in prod_plan.of_type("kubernetes:apps/v1:Deployment") if r.name.startswith("api"))
+    assert job_resource.urn in api.dependencies or prod_plan.one("philosophy:index:DatabaseSchema").urn in (
+        api.dependencies
+    )
+    # The same Job for the same database and release; a new one when either changes.
+    assert job["metadata"]["name"] == obj(staging_plan, "Job", job["metadata"]["name"], None)["metadata"]["name"]
+    raw = raw_config("staging", KUBERNETES)
+    raw["philosophy-kubernetes:workloads"]["imageTag"] = "9.9.9"
+    other = next(o for o in objects(run_stack("staging", kubernetes_config=encode(raw))) if o["kind"] == "Job")
     assert other["metadata"]["name"] != job["metadata"]["name"]
+
+
+def test_the_app_logs_in_with_iam_and_verifies_the_server(prod_plan: Plan) -> None:
+    config = obj(prod_plan, "ConfigMap", "app-config")["data"]
+    assert (config["DB_USER"], config["DB_AUTH"], config["PGSSLMODE"]) == ("philosophy_app", "iam", "verify-full")
+    assert "@" in config["DATABASE_URL"] and ":" not in config["DATABASE_URL"].split("@")[0].removeprefix(
+        "postgresql://"
+    ), "no password in the URL"
+    for deployment in ("philosophy-api", "claude-worker"):
+        spec = pod(prod_plan, deployment)
+        assert {"name": "rds-ca", "configMap": {"name": "rds-ca"}} in spec["volumes"]
+        mounts = spec["containers"][0]["volumeMounts"]
+        assert {"name": "rds-ca", "mountPath": "/etc/rds-ca", "readOnly": True} in mounts
+    ca = obj(prod_plan, "ConfigMap", "rds-ca")["data"]["ca.pem"]
+    assert "Amazon RDS eu-west-1 Root CA RSA2048 G1" in ca
+    # Each role may log in as that one user of this one instance.
+    out = prod_plan.outputs
+    user = f"arn:aws:rds-db:eu-west-1:123456789012:dbuser:{out['databaseResourceId']}/philosophy_app"
+    for account in ("philosophy-api", "claude-worker"):
+        policy = json.loads(
+            prod_plan.one("aws:iam/rolePolicy:RolePolicy", f"workload-roles-{account}-inline").inputs["policy"]
+        )
+        [login] = [st for st in policy["Statement"] if st["Action"] == "rds-db:connect"]
+        assert login["Resource"] == user
 
 
 def test_every_secret_key_a_pod_reads_is_in_its_external_secret(prod_plan: Plan) -> None:

@@ -1,10 +1,13 @@
 """The AWS roles of the service's Kubernetes service accounts (IRSA), each allowed exactly what that account
 needs. They live in the AWS layer; the Kubernetes layer only annotates its service accounts with their ARNs.
 
-- `secrets-reader`: the namespace's SecretStore; reads the service's four secrets, decrypts through
-  Secrets Manager only.
-- `philosophy-api`: reads and writes the assets bucket (and uses its key).
-- `claude-worker`: reads its LLM API key.
+- `secrets-reader`: the app namespace's SecretStore; reads the cache token, the JWT key and the LLM key,
+  decrypting through Secrets Manager only. Never the database's master secret.
+- `philosophy-api`: reads and writes the assets bucket (and uses its key); logs in to PostgreSQL as the
+  application user with IAM database authentication (`rds-db:connect` on that one user).
+- `claude-worker`: reads its LLM API key; logs in to PostgreSQL like the api.
+- `schema-admin` (namespace `philosophy-schema`): the schema Job's SecretStore; the only reader of the RDS master
+  secret, with which the Job creates the extension, the application user and its grants, and runs migrations.
 The websocket gets no role, so no AWS credentials.
 """
 
@@ -19,7 +22,15 @@ import pulumi
 
 from components.aws.security.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy
 from components.aws.security.role_limits import RoleLimits
-from philosophy_infra.service import API, APP_NAMESPACE, SECRET_READER, WORKER
+from philosophy_infra.service import (
+    API,
+    APP_NAMESPACE,
+    DATABASE_APP_USER,
+    SCHEMA_ADMIN,
+    SCHEMA_NAMESPACE,
+    SECRET_READER,
+    WORKER,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,12 +39,16 @@ class WorkloadRolesArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     region: str
-    service_secret_arns: Sequence[pulumi.Input[str]]
-    """Every secret the service reads through External Secrets (database, cache, JWT, LLM key)."""
-    service_secret_key_arns: Sequence[pulumi.Input[str]]
+    app_secret_arns: Sequence[pulumi.Input[str]]
+    """The secrets the app namespace reads through External Secrets (cache token, JWT key, LLM key)."""
+    app_secret_key_arns: Sequence[pulumi.Input[str]]
     """The KMS keys of those secrets."""
     llm_secret_arn: pulumi.Input[str]
     app_secrets_key_arn: pulumi.Input[str]
+    database_master_secret_arn: pulumi.Input[str]
+    database_key_arn: pulumi.Input[str]
+    database_user_arn: pulumi.Input[str]
+    """`arn:<partition>:rds-db:<region>:<account>:dbuser:<resource id>/<application user>`."""
     assets_bucket_arn: pulumi.Input[str]
     assets_key_arn: pulumi.Input[str] | None
     """None when the bucket uses S3-managed keys."""
@@ -41,31 +56,47 @@ class WorkloadRolesArgs:
 
 class WorkloadRoles(pulumi.ComponentResource):
     role_arns: dict[str, pulumi.Output[str]]
-    """By service account name (in the service's namespace)."""
+    """By service account name."""
 
     def __init__(self, name: str, args: WorkloadRolesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:WorkloadRoles", name, None, opts)
         region = args.region
-        policies: dict[str, pulumi.Output[str]] = {
-            SECRET_READER: pulumi.Output.all(
-                pulumi.Output.all(*args.service_secret_arns), pulumi.Output.all(*args.service_secret_key_arns)
-            ).apply(lambda sk: read_secrets_policy(sk[0], sk[1], region)),
-            API: pulumi.Output.all(args.assets_bucket_arn, args.assets_key_arn).apply(
-                lambda bk: assets_policy(bk[0], bk[1])
+        connect = pulumi.Output.from_input(args.database_user_arn)
+        policies: dict[str, tuple[str, pulumi.Output[str]]] = {
+            SECRET_READER: (
+                APP_NAMESPACE,
+                pulumi.Output.all(
+                    pulumi.Output.all(*args.app_secret_arns), pulumi.Output.all(*args.app_secret_key_arns)
+                ).apply(lambda sk: read_secrets_policy(sk[0], sk[1], region)),
             ),
-            WORKER: pulumi.Output.all(args.llm_secret_arn, args.app_secrets_key_arn).apply(
-                lambda sk: read_secrets_policy([sk[0]], [sk[1]], region)
+            API: (
+                APP_NAMESPACE,
+                pulumi.Output.all(args.assets_bucket_arn, args.assets_key_arn, connect).apply(
+                    lambda v: assets_policy(v[0], v[1], database_user_arn=v[2])
+                ),
+            ),
+            WORKER: (
+                APP_NAMESPACE,
+                pulumi.Output.all(args.llm_secret_arn, args.app_secrets_key_arn, connect).apply(
+                    lambda v: with_database_login(read_secrets_policy([v[0]], [v[1]], region), v[2])
+                ),
+            ),
+            SCHEMA_ADMIN: (
+                SCHEMA_NAMESPACE,
+                pulumi.Output.all(args.database_master_secret_arn, args.database_key_arn).apply(
+                    lambda v: read_secrets_policy([v[0]], [v[1]], region)
+                ),
             ),
         }
         self.role_arns = {}
-        for service_account, policy in policies.items():
+        for service_account, (namespace, policy) in policies.items():
             role = IrsaRole(
                 f"{name}-{service_account}",
                 IrsaRoleArgs(
                     role_limits=args.role_limits,
                     oidc_provider_arn=args.oidc_provider_arn,
                     oidc_issuer=args.oidc_issuer,
-                    namespace=APP_NAMESPACE,
+                    namespace=namespace,
                     service_account=service_account,
                     inline_policy=policy,
                 ),
@@ -75,7 +106,20 @@ class WorkloadRoles(pulumi.ComponentResource):
         self.register_outputs({"roleArns": self.role_arns})
 
 
-def assets_policy(bucket_arn: str, key_arn: str | None) -> str:
+def database_user_arn(partition: str, region: str, account: str, resource_id: str) -> str:
+    """The one database user the app may log in as with an IAM token (RDS: IAM database authentication)."""
+    return f"arn:{partition}:rds-db:{region}:{account}:dbuser:{resource_id}/{DATABASE_APP_USER}"
+
+
+def with_database_login(policy_json: str, user_arn: str) -> str:
+    policy = json.loads(policy_json)
+    policy["Statement"].append(
+        {"Sid": "LogInToPostgresAsTheAppUser", "Effect": "Allow", "Action": "rds-db:connect", "Resource": user_arn}
+    )
+    return json.dumps(policy)
+
+
+def assets_policy(bucket_arn: str, key_arn: str | None, *, database_user_arn: str) -> str:
     statements: list[dict[str, Any]] = [
         {"Sid": "ListAssets", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
         {
@@ -94,4 +138,4 @@ def assets_policy(bucket_arn: str, key_arn: str | None) -> str:
                 "Resource": key_arn,
             }
         )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return with_database_login(json.dumps({"Version": "2012-10-17", "Statement": statements}), database_user_arn)

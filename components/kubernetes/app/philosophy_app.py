@@ -1,5 +1,6 @@
 """The philosophy service on the cluster: namespace, config, secrets, the seed's three workloads, autoscaling,
-disruption budgets, network policies and the pgvector Job.
+disruption budgets and network policies. The schema (pgvector, the application user, migrations) is the
+DatabaseSchema component's, in a namespace of its own; the api starts after it.
 
 Secrets reach the pods through External Secrets Operator: Pulumi writes only references (secret ARNs and
 templates), the operator copies the values from Secrets Manager into Kubernetes Secrets, so no secret value
@@ -17,27 +18,32 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kubernetes.app.database_schema import RDS_CA_FILE, RDS_CA_MOUNT, rds_ca_bundle
 from components.kubernetes.app.workload import (
     ReplicasOwner,
     Workload,
     WorkloadArgs,
-    container_security_context,
-    pod_security_context,
 )
 from philosophy_infra.config.workloads import CustomMetrics, WorkloadsConfig
-from philosophy_infra.service import API, CACHE_PORT, DATABASE_PORT, SECRET_READER, WEBSOCKET, WORKER
+from philosophy_infra.service import (
+    API,
+    CACHE_PORT,
+    DATABASE_APP_USER,
+    DATABASE_PORT,
+    SECRET_READER,
+    WEBSOCKET,
+    WORKER,
+)
 from philosophy_infra.service import APP_NAMESPACE as NAMESPACE
 
 API_PORT, METRICS_PORT, WEBSOCKET_PORT = 3000, 9090, 3001
-# Helper images, pinned like the service's own.
-BUSYBOX_IMAGE = "public.ecr.aws/docker/library/busybox:1.37.0"
-POSTGRES_CLIENT_IMAGE = "public.ecr.aws/docker/library/postgres:17.6-alpine"
 # The seed's VPA bounds for the api container.
 VPA_MIN, VPA_MAX = {"cpu": "100m", "memory": "128Mi"}, {"cpu": "2", "memory": "2Gi"}
 SECRET_STORE = "aws-secrets-manager"
 ISTIO_NAMESPACE = "istio-system"
 MONITORING_NAMESPACE = "monitoring"
-PGVECTOR_SQL = "CREATE EXTENSION IF NOT EXISTS vector;"
+RDS_CA_VOLUME = {"name": "rds-ca", "configMap": {"name": "rds-ca"}}
+RDS_CA_VOLUME_MOUNT = {"name": "rds-ca", "mountPath": RDS_CA_MOUNT, "readOnly": True}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,7 +51,6 @@ class DataEndpoints:
     database_host: pulumi.Input[str]
     database_port: pulumi.Input[int]
     database_name: pulumi.Input[str]
-    database_secret_arn: pulumi.Input[str]
     cache_host: pulumi.Input[str]
     cache_port: pulumi.Input[int]
     cache_secret_arn: pulumi.Input[str]
@@ -72,6 +77,8 @@ class PhilosophyAppArgs:
     worker_tolerations: pulumi.Input[Sequence[Mapping[str, str]]]
     """Pod tolerations for the worker node group's taints, in the Kubernetes spelling (NoSchedule)."""
     uploads_storage_class: str
+    database_schema: pulumi.Resource
+    """The DatabaseSchema component: the api starts once its Job (extension, app user, migrations) succeeded."""
     """A StorageClass that deletes its volumes with their claims (per-pod scratch)."""
     after: Sequence[pulumi.Resource] = ()
     """Cluster services the app needs first: External Secrets Operator, the VPA CRD, the StorageClasses."""
@@ -119,6 +126,18 @@ class PhilosophyApp(pulumi.ComponentResource):
                 "DB_HOST": data.database_host,
                 "DB_PORT": pulumi.Output.from_input(data.database_port).apply(str),
                 "DB_NAME": data.database_name,
+                # The application user logs in with an IAM token its IRSA role signs (RDS IAM database
+                # authentication), never a password; TLS verifies the server against the region's RDS CAs.
+                "DB_USER": DATABASE_APP_USER,
+                "DB_AUTH": "iam",
+                "PGSSLMODE": "verify-full",
+                "PGSSLROOTCERT": RDS_CA_FILE,
+                "DATABASE_URL": pulumi.Output.all(data.database_host, data.database_port, data.database_name).apply(
+                    lambda hpn: (
+                        f"postgresql://{DATABASE_APP_USER}@{hpn[0]}:{hpn[1]}/{hpn[2]}"
+                        f"?sslmode=verify-full&sslrootcert={RDS_CA_FILE}"
+                    )
+                ),
                 "REDIS_HOST": data.cache_host,
                 "REDIS_PORT": pulumi.Output.from_input(data.cache_port).apply(str),
                 "AWS_REGION": args.region,
@@ -126,10 +145,14 @@ class PhilosophyApp(pulumi.ComponentResource):
             },
             opts=in_namespace,
         )
+        rds_ca = k8s.core.v1.ConfigMap(
+            f"{name}-rds-ca",
+            metadata={"name": "rds-ca", "namespace": NAMESPACE},
+            data={"ca.pem": pulumi.Output.from_input(args.region).apply(rds_ca_bundle)},
+            opts=in_namespace,
+        )
         secrets = self._external_secrets(name, args, namespace)
-        # Migrations may use the vector type: the extension exists before the api starts.
-        pgvector = self._pgvector_job(name, args, [namespace, config_map, secrets["database-credentials"]])
-        after_config = [namespace, config_map, *secrets.values()]
+        after_config = [namespace, config_map, rds_ca, *secrets.values()]
         # Pods restart when the config they read changes (envFrom is read only at container start).
         config_checksum = config_map.data.apply(
             lambda d: hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -163,25 +186,6 @@ class PhilosophyApp(pulumi.ComponentResource):
                     "prometheus.io/path": "/metrics",
                     "checksum/config": config_checksum,
                 },
-                init_containers=[
-                    {
-                        "name": "wait-for-db",
-                        "image": BUSYBOX_IMAGE,
-                        "command": ["sh", "-c", 'until nc -z -w 2 "$DB_HOST" "$DB_PORT"; do sleep 2; done'],
-                        "envFrom": env_from(),
-                        "resources": {
-                            "requests": {"cpu": "10m", "memory": "16Mi"},
-                            "limits": {"cpu": "50m", "memory": "32Mi"},
-                        },
-                    },
-                    {
-                        "name": "run-migrations",
-                        "image": image("api"),
-                        "command": ["npm", "run", "migrate:prod"],
-                        "envFrom": env_from("database-credentials"),
-                        "resources": resources["api"],
-                    },
-                ],
                 container={
                     "name": "api",
                     "image": image("api"),
@@ -190,7 +194,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                         {"name": "http", "containerPort": API_PORT},
                         {"name": "metrics", "containerPort": METRICS_PORT},
                     ],
-                    "envFrom": env_from("database-credentials", "cache-credentials", "app-secrets"),
+                    "envFrom": env_from("cache-credentials", "app-secrets"),
                     "resources": resources["api"],
                     # The seed's timings.
                     "livenessProbe": {
@@ -208,15 +212,16 @@ class PhilosophyApp(pulumi.ComponentResource):
                         "successThreshold": 1,
                         "failureThreshold": 3,
                     },
-                    "volumeMounts": [{"name": "uploads", "mountPath": "/app/uploads"}],
+                    "volumeMounts": [{"name": "uploads", "mountPath": "/app/uploads"}, RDS_CA_VOLUME_MOUNT],
                 },
-                volumes=[uploads_volume(args.uploads_storage_class, s.api.uploads_volume_gib)],
+                volumes=[uploads_volume(args.uploads_storage_class, s.api.uploads_volume_gib), RDS_CA_VOLUME],
                 service_ports=[
                     {"name": "http", "port": API_PORT, "targetPort": "http"},
                     {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
                 ],
                 role_arn=args.role_arns[API],
-                depends_on=[*after_config, pgvector],
+                # The schema Job first: the extension, the application user and the migrations of this release.
+                depends_on=[*after_config, args.database_schema],
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -265,9 +270,11 @@ class PhilosophyApp(pulumi.ComponentResource):
                         {"name": "CLAUDE_RATE_LIMIT", "value": str(s.worker.rate_limit)},
                         {"name": "CLAUDE_API_KEY_SECRET_ARN", "value": args.llm_secret_arn},
                     ],
-                    "envFrom": env_from("database-credentials", "cache-credentials", "llm-credentials"),
+                    "envFrom": env_from("cache-credentials", "llm-credentials"),
                     "resources": resources["worker"],
+                    "volumeMounts": [RDS_CA_VOLUME_MOUNT],
                 },
+                volumes=[RDS_CA_VOLUME],
                 # The node group's own labels (the seed's `workload: ai-processing` matches no node: label
                 # keys are case-sensitive and the nodes carry `Workload`).
                 pod_annotations={"checksum/config": config_checksum},
@@ -318,24 +325,10 @@ class PhilosophyApp(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[reader_account]),
         )
         after_store = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[store])
-        database_url = pulumi.Output.all(data.database_host, data.database_port, data.database_name).apply(
-            lambda hpn: (
-                "postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}"
-                f"@{hpn[0]}:{hpn[1]}/{hpn[2]}?sslmode=require"
-            )
-        )
         redis_url = pulumi.Output.all(data.cache_host, data.cache_port).apply(
             lambda hp: "rediss://:{{ .token | urlquery }}" + f"@{hp[0]}:{hp[1]}"
         )
         specs: dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = {
-            # The RDS-managed master secret (JSON: username, password); RDS rotates it, the operator follows.
-            "database-credentials": (
-                [
-                    {"secretKey": key, "remoteRef": {"key": data.database_secret_arn, "property": key}}
-                    for key in ("username", "password")
-                ],
-                {"DATABASE_URL": database_url, "PGUSER": "{{ .username }}", "PGPASSWORD": "{{ .password }}"},
-            ),
             "cache-credentials": (
                 [{"secretKey": "token", "remoteRef": {"key": data.cache_secret_arn}}],
                 {"REDIS_URL": redis_url, "REDIS_AUTH_TOKEN": "{{ .token }}"},
@@ -495,91 +488,11 @@ class PhilosophyApp(pulumi.ComponentResource):
                 "policyTypes": ["Egress"],
                 "egress": [database, cache, https],
             },
-            "pgvector": {
-                "podSelector": {"matchLabels": {"app": "pgvector"}},
-                "policyTypes": ["Egress"],
-                "egress": [database],
-            },
         }
         for policy, spec in policies.items():
             metadata: Any = {"name": policy, "namespace": NAMESPACE}
             policy_spec: Any = spec
             k8s.networking.v1.NetworkPolicy(f"{name}-netpol-{policy}", metadata=metadata, spec=policy_spec, opts=opts)
-
-    def _pgvector_job(self, name: str, args: PhilosophyAppArgs, after: list[pulumi.Resource]) -> k8s.batch.v1.Job:
-        data = args.data
-        script = (
-            'until pg_isready -q -t 5; do echo "waiting for the database"; sleep 5; done; '
-            f'psql -v ON_ERROR_STOP=1 -c "{PGVECTOR_SQL}"'
-        )
-        # The Job's name carries a hash of what it does: a change makes a new Job (Jobs are immutable), an
-        # unchanged deploy leaves the finished one alone. The SQL is idempotent either way.
-        job_name = pulumi.Output.from_input(data.database_name).apply(
-            lambda database: (
-                "pgvector-"
-                + hashlib.sha256(json.dumps([POSTGRES_CLIENT_IMAGE, script, database]).encode()).hexdigest()[:8]
-            )
-        )
-        job_metadata: Any = {"name": job_name, "namespace": NAMESPACE, "labels": {"app": "pgvector"}}
-        job_spec: Any = {
-            "backoffLimit": 6,
-            "activeDeadlineSeconds": 900,
-            "template": {
-                "metadata": {
-                    "labels": {"app": "pgvector"},
-                    # A sidecar would keep the Job's pod running after psql exits.
-                    "annotations": {"sidecar.istio.io/inject": "false"},
-                },
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security_context(),
-                    "containers": [
-                        {
-                            "name": "create-extension",
-                            "image": POSTGRES_CLIENT_IMAGE,
-                            "command": ["sh", "-c", script],
-                            "env": [
-                                {"name": "PGHOST", "value": data.database_host},
-                                {
-                                    "name": "PGPORT",
-                                    "value": pulumi.Output.from_input(data.database_port).apply(str),
-                                },
-                                {"name": "PGDATABASE", "value": data.database_name},
-                                {"name": "PGSSLMODE", "value": "require"},
-                                {"name": "HOME", "value": "/tmp"},
-                                *(
-                                    {
-                                        "name": env,
-                                        "valueFrom": {"secretKeyRef": {"name": "database-credentials", "key": key}},
-                                    }
-                                    for env, key in (("PGUSER", "PGUSER"), ("PGPASSWORD", "PGPASSWORD"))
-                                ),
-                            ],
-                            "resources": {
-                                "requests": {"cpu": "50m", "memory": "64Mi"},
-                                "limits": {"cpu": "500m", "memory": "128Mi"},
-                            },
-                            "securityContext": container_security_context(),
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                        }
-                    ],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
-                },
-            },
-        }
-        return k8s.batch.v1.Job(
-            f"{name}-pgvector",
-            metadata=job_metadata,
-            spec=job_spec,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                provider=args.provider,
-                depends_on=after,
-                # Pulumi waits for the Job to succeed; give it longer than the Job's own deadline (15 min).
-                custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m"),
-            ),
-        )
 
 
 def uploads_volume(storage_class: str, size_gib: int) -> dict[str, Any]:
