@@ -11,6 +11,7 @@ Config is loaded and validated once, here, before any resource is registered; co
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.cluster.autoscaler_role import AutoscalerRole, AutoscalerRoleArgs
 from components.aws.cluster.eks_addons import EksAddons, EksAddonsArgs
 from components.aws.cluster.eks_cluster import EksCluster, EksClusterArgs
 from components.aws.cluster.node_group import NodeGroup, NodeGroupArgs
@@ -135,6 +136,18 @@ addons = EksAddons(
     opts=with_aws,
 )
 
+# The Kubernetes layer's Cluster Autoscaler resizes the node groups within their min and max sizes.
+autoscaler_role = AutoscalerRole(
+    "cluster-autoscaler",
+    AutoscalerRoleArgs(
+        role_limits=role_limits,
+        cluster_name=cluster.cluster_name,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+    ),
+    opts=with_aws,
+)
+
 runner = DeployRunner(
     "deploy-runner",
     DeployRunnerArgs(
@@ -253,6 +266,7 @@ pulumi.export("cacheAuthSecretArn", cache.auth_secret_arn)
 pulumi.export("llmApiKeySecretArn", app_secrets.arns["llm-api-key"])
 pulumi.export("jwtSecretArn", app_secrets.arns["jwt-signing-key"])
 pulumi.export("serviceAccountRoleArns", roles.role_arns)
+pulumi.export("clusterAutoscalerRoleArn", autoscaler_role.role_arn)
 # What the Kubernetes layer needs to place pods on a node group: the labels that select it, and tolerations
 # for its taints (in the Kubernetes spelling).
 pulumi.export(

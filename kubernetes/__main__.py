@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes.app.database_schema import DatabaseSchema, DatabaseSchemaArgs
 from components.kubernetes.app.philosophy_app import DataEndpoints, PhilosophyApp, PhilosophyAppArgs
+from components.kubernetes.platform.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.kubernetes.platform.cluster_readers import ClusterReaders, ClusterReadersArgs
 from components.kubernetes.platform.cluster_services import ClusterServices, ClusterServicesArgs
 from components.kubernetes.platform.storage_classes import StorageClasses, StorageClassesArgs
@@ -31,13 +32,32 @@ storage = StorageClasses(
     "storage", StorageClassesArgs(provider=provider, data_protection=aws_layer.data_protection), opts=on_cluster
 )
 services = ClusterServices("services", ClusterServicesArgs(provider=provider), opts=on_cluster)
+autoscaler_nodes = aws_layer.node_group_placement(config.cluster_autoscaler.node_group, "clusterAutoscaler.nodeGroup")
+autoscaler = ClusterAutoscaler(
+    "cluster-autoscaler",
+    ClusterAutoscalerArgs(
+        provider=provider,
+        settings=config.cluster_autoscaler,
+        cluster_name=aws_layer.text("clusterName"),
+        region=aws_layer.text("region"),
+        kubernetes_version=aws_layer.text("kubernetesVersion"),
+        role_arn=aws_layer.text("clusterAutoscalerRoleArn"),
+        node_selector=autoscaler_nodes["nodeSelector"],
+        tolerations=autoscaler_nodes["tolerations"],
+    ),
+    opts=on_cluster,
+)
 # What the pull-request preview and the drift check (read-only access entries, AWS layer) may read.
 ClusterReaders(
     "cluster-readers",
     ClusterReadersArgs(
         provider=provider,
         group=CLUSTER_READERS_GROUP,
-        helm_releases={"vpa": services.vpa, "external-secrets": services.external_secrets},
+        helm_releases={
+            "vpa": services.vpa,
+            "external-secrets": services.external_secrets,
+            "cluster-autoscaler": autoscaler.release,
+        },
     ),
     opts=on_cluster,
 )

@@ -57,7 +57,7 @@ class AwsLayerOutputs:
         if node_group not in groups:
             problem = f"the AWS layer ({self.stack_name}) has no such node group; it has: {', '.join(sorted(groups))}"
         elif not groups[node_group].get("nodeSelector"):
-            problem = "that node group has no labels for the workers to select"
+            problem = "that node group has no labels to select it by"
         if problem:
             issue = ConfigIssue(config_key, node_group, problem, namespace=KUBERNETES_NAMESPACE)
             raise StackConfigError(pulumi.get_stack(), [issue])

@@ -20,7 +20,6 @@ from philosophy_infra.config.network import NatGatewayStrategy
 from philosophy_infra.layers import LAYERS
 from tests.conftest import KUBERNETES, ROOT, encode, raw_config
 
-SEED_PRIVATE = ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]
 SEED_PUBLIC = ["10.0.101.0/24", "10.0.102.0/24", "10.0.103.0/24"]
 SEED_DATABASE = ["10.0.201.0/24", "10.0.202.0/24", "10.0.203.0/24"]
 
@@ -39,7 +38,8 @@ def test_prod_stack_carries_the_seed_values() -> None:
     assert config.region == "eu-west-1"
     assert net.cidr == IPv4Network("10.0.0.0/16")
     assert len(net.availability_zones) == 3
-    assert [str(s) for s in net.private_subnets or []] == SEED_PRIVATE
+    # The seed's /24s cannot hold the pods of the node groups at maxSize (a departure, README): /22s.
+    assert [str(s) for s in net.private_subnets or []] == ["10.0.16.0/22", "10.0.20.0/22", "10.0.24.0/22"]
     assert [str(s) for s in net.public_subnets or []] == SEED_PUBLIC
     assert [str(s) for s in net.database_subnets or []] == SEED_DATABASE
     assert net.enable_vpn_gateway is True
@@ -106,7 +106,7 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         "inside the VPC CIDR",
     ),
     "public subnet overlaps private": (
-        _put(NET, "publicSubnets", 0, value="10.0.1.0/24"),
+        _put(NET, "publicSubnets", 0, value="10.0.17.0/24"),
         "philosophy-infra:network.publicSubnets[0]",
         "overlap",
     ),
@@ -671,3 +671,18 @@ def test_storage_autoscaling_can_be_turned_off() -> None:
     assert load("prod", raw).database.max_allocated_storage_gib == 0
     raw["philosophy-infra:database"]["maxAllocatedStorageGib"] = 110
     assert load("prod", raw).database.max_allocated_storage_gib == 110
+
+
+def test_the_seeds_private_subnets_are_refused_for_want_of_pod_addresses() -> None:
+    raw = raw_config("prod")
+    raw["philosophy-infra:network"]["privateSubnets"] = ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]
+    with pytest.raises(StackConfigError) as info:
+        load("prod", raw)
+    [issue, *_] = info.value.issues
+    assert issue.full_key == "philosophy-infra:network.privateSubnets[0]" and "need up to 360" in issue.rule
+    # An instance type whose interface limits are unknown cannot be checked, so it is refused.
+    raw = raw_config("prod")
+    raw["philosophy-infra:nodeGroups"]["general"]["instanceTypes"] = ["x9.huge"]
+    with pytest.raises(StackConfigError) as info:
+        load("prod", raw)
+    assert any(i.full_key == "philosophy-infra:nodeGroups.general.instanceTypes" for i in info.value.issues)

@@ -113,7 +113,10 @@ def test_prod_json_carries_the_seed_network(prod_json: dict[str, Any]) -> None:
     [vpc] = by_type["aws:ec2/vpc:Vpc"]
     assert vpc["inputs"]["cidrBlock"] == "10.0.0.0/16" and vpc["inputs"]["enableDnsHostnames"] is True
     cidrs = sorted(s["inputs"]["cidrBlock"] for s in by_type["aws:ec2/subnet:Subnet"])
-    assert cidrs == sorted([f"10.0.{i}.0/24" for i in (1, 2, 3, 101, 102, 103, 201, 202, 203)])
+    # The seed's public and database subnets; private ones sized for the pods (the seed's /24s are too small).
+    assert cidrs == sorted(
+        [f"10.0.{i}.0/24" for i in (101, 102, 103, 201, 202, 203)] + [f"10.0.{i}.0/22" for i in (16, 20, 24)]
+    )
     assert len(by_type["aws:ec2/vpnGateway:VpnGateway"]) == 1
     assert len(by_type["aws:ec2/natGateway:NatGateway"]) == 3
     [bucket] = by_type["aws:s3/bucket:Bucket"]

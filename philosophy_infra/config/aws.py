@@ -14,6 +14,7 @@ from pulumi.runtime import config as runtime_config
 from pydantic import Field
 
 from philosophy_infra import regions, support_calendar
+from philosophy_infra.config.addresses import address_issues
 from philosophy_infra.config.assets import AssetsConfig
 from philosophy_infra.config.base import (
     AWS_NAMESPACE,
@@ -60,7 +61,8 @@ class AwsStackConfig(LayerModel):
                 self.environment,
                 "must be 2-21 lowercase letters, digits or dashes, starting with a letter",
             )
-        yield from self.network.issues(self.region)
+        network_issues = list(self.network.issues(self.region))
+        yield from network_issues
         yield from self.assets.issues()
         yield from self.cluster.issues()
         for name, group in self.node_groups.items():
@@ -69,6 +71,8 @@ class AwsStackConfig(LayerModel):
                     f"nodeGroups.{name}", name, "node group keys are 1-31 lowercase letters, digits or dashes"
                 )
             yield from group.issues(f"nodeGroups.{name}")
+        if not network_issues:
+            yield from address_issues(self.node_groups, self.network.tier_subnets()["private"])
         yield from self.database.issues(self.protected)
         yield from self.cache.issues(self.protected)
         yield from self.deploy_runner.issues()

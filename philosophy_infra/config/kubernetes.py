@@ -1,6 +1,7 @@
 """The Kubernetes layer's config: what `kubernetes/Pulumi.<stack>.yaml` says under `philosophy-kubernetes:`.
 
-Only what this layer alone decides lives here (the service's images, replicas, resources). Everything the
+Only what this layer alone decides lives here (the service's images, replicas, resources; the cluster
+autoscaler's behaviour). Everything the
 AWS layer decides (cluster, endpoints, secret ARNs, IRSA roles, node groups, data protection) arrives as that
 layer's stack outputs, through one StackReference, so nothing is configured twice.
 `load_kubernetes_config()` is the layer's one entry point."""
@@ -14,6 +15,7 @@ from typing import Any
 import pulumi
 from pydantic import Field
 
+from philosophy_infra.config.autoscaler import AutoscalerConfig
 from philosophy_infra.config.aws import running_config
 from philosophy_infra.config.base import KUBERNETES_NAMESPACE, ConfigIssue, LayerModel, Model, parse_stack_config
 from philosophy_infra.config.placeholders import RunMode, check_placeholders, run_mode
@@ -49,10 +51,12 @@ class AwsLayerRef(Model):
 class KubernetesStackConfig(LayerModel):
     aws_layer: AwsLayerRef = Field(default_factory=AwsLayerRef)
     workloads: WorkloadsConfig
+    cluster_autoscaler: AutoscalerConfig = Field(default_factory=AutoscalerConfig)
 
     def issues(self) -> Iterator[ConfigIssue]:
         yield from self.aws_layer.issues()
         yield from self.workloads.issues()
+        yield from self.cluster_autoscaler.issues()
 
     @classmethod
     def from_raw(cls, stack: str, raw: Mapping[str, Any]) -> KubernetesStackConfig:
