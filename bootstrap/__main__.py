@@ -11,6 +11,7 @@ Config is loaded and validated once, here, before any resource is registered; co
 import pulumi
 import pulumi_aws as aws
 
+from components.bootstrap.account_log_groups import AccountLogGroups, AccountLogGroupsArgs
 from components.bootstrap.ci_roles import CiRoles, CiRolesArgs
 from components.bootstrap.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.bootstrap.github_oidc import GithubOidcProvider, GithubOidcProviderArgs
@@ -111,6 +112,15 @@ registry = ContainerRegistry(
 # deployRunner.stateBucket / stateKmsKeyArn; imageRegistry into workloads.imageRegistry; the role ARNs into
 # GitHub variables (AWS_PREVIEW_ROLE_ARN, AWS_DRIFT_ROLE_ARN; AWS_DEPLOY_ROLE_ARN per environment; the app
 # repository's push role).
+# Once per account: what RDS would otherwise create with no retention and no key of ours.
+AccountLogGroups(
+    "account-logs",
+    AccountLogGroupsArgs(
+        rds_os_metrics_retention_days=config.rds_os_metrics_retention_days, data_protection=config.data_protection
+    ),
+    opts=with_aws,
+)
+
 pulumi.export("stateBucket", state.bucket_name)
 pulumi.export("stateReplicaBucket", state.replica_bucket_name)
 pulumi.export("stateBackendUrl", f"s3://{config.state_bucket_name}?region={config.region}&awssdk=v2")

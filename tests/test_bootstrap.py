@@ -949,3 +949,16 @@ def test_pulumi_yaml_documents_every_top_level_key_and_matches_defaults() -> Non
         assert alias in declared or re.search(rf"^\s*#\s+{alias}:", text, re.M), f"{alias} undocumented"
         if alias in declared and "default" in declared[alias]:
             assert declared[alias]["default"] == str(field.default), alias
+
+
+def test_the_account_owns_the_rds_os_metrics_log_group_with_a_retention_and_a_key(shared: StackPlan) -> None:
+    """RDS enhanced monitoring would create RDSOSMetrics itself, keeping metrics forever without our key; both
+    environments write to it, so the account's bootstrap owns it."""
+    [group] = [g for g in shared.of_type("aws:cloudwatch/logGroup:LogGroup") if g.inputs["name"] == "RDSOSMetrics"]
+    assert group.inputs["retentionInDays"] == 30
+    assert group.inputs["kmsKeyId"].endswith("-id") or group.inputs["kmsKeyId"].startswith("arn:aws:kms:")
+    raw = bootstrap_raw()
+    raw[f"{NS}:rdsOsMetricsRetentionDays"] = 31
+    with pytest.raises(StackConfigError) as info:
+        plan_bootstrap(raw)
+    assert f"{NS}:rdsOsMetricsRetentionDays" in str(info.value)

@@ -266,7 +266,7 @@ def test_the_test_workflow_has_no_cloud_credentials_and_never_runs_the_change_wi
 
 def test_the_test_workflow_runs_the_readme_command_the_plans_and_the_policy_tests() -> None:
     scripts = "\n".join(str(s.get("run", "")) for s in steps(WORKFLOW["test"]["jobs"]["test"]))
-    assert "./scripts/setup.sh && .venv/bin/pytest" in scripts
+    assert "./scripts/setup.sh --with-checkov && .venv/bin/pytest" in scripts
     assert "for stack in staging prod" in scripts
     assert '.venv/bin/philosophy-infra plan --stack "$stack" --json /dev/null --quiet' in scripts
     assert '.venv/bin/philosophy-infra plan --stack "$stack" --policy' in scripts

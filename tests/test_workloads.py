@@ -512,3 +512,35 @@ def test_the_api_starts_after_the_extension_exists_and_restarts_on_config_change
     changed = obj(run_stack("prod", kubernetes_config=encode(raw)), "Deployment", "philosophy-api")
     changed = changed["spec"]["template"]["metadata"]
     assert changed["annotations"]["checksum/config"] != checksums["philosophy-api"]
+
+
+def test_images_can_be_pinned_by_digest_per_image() -> None:
+    digest = "sha256:" + "ab" * 32
+    raw = raw_config("staging", KUBERNETES)
+    raw["philosophy-kubernetes:workloads"]["imageDigests"] = {"api": digest}
+    plan = run_stack("staging", kubernetes_config=encode(raw))
+    tag = workloads("staging")["imageTag"]
+    api = pod(plan, "philosophy-api")["containers"][0]["image"]
+    assert api.endswith(f"/api:{tag}@{digest}")
+    # The schema Job's migrations run the very same api image.
+    job = next(o for o in objects(plan) if o["kind"] == "Job")
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == api
+    # The others keep their tag alone.
+    assert pod(plan, "philosophy-websocket")["containers"][0]["image"].endswith(f"/websocket:{tag}")
+
+
+@pytest.mark.parametrize(
+    ("digests", "key"),
+    [
+        ({"api": "sha256:abc"}, "workloads.imageDigests.api"),
+        ({"frontend": "sha256:" + "0" * 64}, "workloads.imageDigests.frontend"),
+    ],
+)
+def test_a_malformed_digest_is_refused_naming_the_image(digests: dict[str, str], key: str) -> None:
+    from philosophy_infra.config.base import StackConfigError
+
+    raw = raw_config("staging", KUBERNETES)
+    raw["philosophy-kubernetes:workloads"]["imageDigests"] = digests
+    with pytest.raises(StackConfigError) as info:
+        run_stack("staging", kubernetes_config=encode(raw))
+    assert f"philosophy-kubernetes:{key}" in str(info.value)

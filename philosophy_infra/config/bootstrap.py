@@ -18,6 +18,7 @@ from pydantic import Field
 from philosophy_infra import regions
 from philosophy_infra.config.aws import running_config
 from philosophy_infra.config.base import (
+    LOG_RETENTION_DAYS,
     REGION_KEY,
     ConfigIssue,
     DataProtection,
@@ -124,8 +125,16 @@ class BootstrapStackConfig(LayerModel):
     """The environment stacks in this account (`staging`, `prod`): one deploy role each, trusting the GitHub
     environment of the same name."""
     ecr: EcrConfig = Field(default_factory=EcrConfig)
+    rds_os_metrics_retention_days: int = 30
+    """How long the account's RDS enhanced-monitoring log group (RDSOSMetrics) keeps OS metrics."""
 
     def issues(self) -> Iterator[ConfigIssue]:
+        if self.rds_os_metrics_retention_days not in LOG_RETENTION_DAYS:
+            yield ConfigIssue(
+                "rdsOsMetricsRetentionDays",
+                self.rds_os_metrics_retention_days,
+                "must be a retention CloudWatch Logs offers (1, 3, 5, 7, 14, 30, 60, 90, ...)",
+            )
         for key, value in ((REGION_KEY, self.region), ("drRegion", self.dr_region)):
             if problem := regions.region_problem(value):
                 yield ConfigIssue(key, value, problem)

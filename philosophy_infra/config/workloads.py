@@ -30,6 +30,8 @@ class LogLevel(StrEnum):
 _IMAGE_REGISTRY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$")
 _NODE_GROUP_KEY = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+IMAGES = ("api", "websocket", "claude-worker")
 
 
 class Resources(Model):
@@ -88,11 +90,19 @@ class WorkloadsConfig(Model):
     image_registry: str
     """Where the service's images live, e.g. 111122223333.dkr.ecr.eu-west-1.amazonaws.com/philosophy."""
     image_tag: str
+    image_digests: dict[str, str] = Field(default_factory=dict)
+    """By image (api, websocket, claude-worker): `sha256:<hex>`. An image with a digest runs exactly those bytes
+    (`<registry>/<image>:<tag>@<digest>`); the tag stays for people."""
     log_level: LogLevel = LogLevel.INFO
     custom_metrics: CustomMetrics = CustomMetrics.OFF
     api: ApiConfig
     websocket: WorkloadConfig
     worker: WorkerConfig
+
+    def image(self, name: str) -> str:
+        """The reference a pod runs: the pinned tag, and the digest when the stack gives one."""
+        digest = self.image_digests.get(name)
+        return f"{self.image_registry}/{name}:{self.image_tag}" + (f"@{digest}" if digest else "")
 
     def issues(self) -> Iterator[ConfigIssue]:
         if not _IMAGE_REGISTRY.fullmatch(self.image_registry):
@@ -107,6 +117,13 @@ class WorkloadsConfig(Model):
                 self.image_tag,
                 "must be a pinned image tag (letters, digits, '.', '_', '-'; never 'latest')",
             )
+        for image, digest in self.image_digests.items():
+            if image not in IMAGES:
+                yield ConfigIssue(f"workloads.imageDigests.{image}", image, f"not an image: {', '.join(IMAGES)}")
+            elif not _DIGEST.fullmatch(digest):
+                yield ConfigIssue(
+                    f"workloads.imageDigests.{image}", digest, "must be sha256: and 64 lowercase hex digits"
+                )
         yield from self.api.issues("workloads.api")
         yield from self.websocket.issues("workloads.websocket")
         yield from self.worker.issues("workloads.worker")

@@ -23,7 +23,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.app.workload import TMP_MOUNT, TMP_VOLUME, container_security_context, pod_security_context
+from components.kubernetes.app.workload import (
+    TMP_MOUNT,
+    TMP_VOLUME,
+    analysis_exemptions,
+    container_security_context,
+    pod_security_context,
+)
 from philosophy_infra.service import DATABASE_APP_USER, DATABASE_PORT, SCHEMA_ADMIN, SCHEMA_NAMESPACE
 
 POSTGRES_CLIENT_IMAGE = "public.ecr.aws/docker/library/postgres:17.6-alpine"
@@ -203,7 +209,17 @@ class DatabaseSchema(pulumi.ComponentResource):
             return {"name": key, "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": key}}}
 
         mounts = [TMP_MOUNT, {"name": "rds-ca", "mountPath": RDS_CA_MOUNT, "readOnly": True}]
-        metadata: Any = {"name": job_name, "namespace": SCHEMA_NAMESPACE, "labels": {"app": "schema"}}
+        metadata: Any = {
+            "name": job_name,
+            "namespace": SCHEMA_NAMESPACE,
+            "labels": {"app": "schema"},
+            "annotations": analysis_exemptions(
+                {
+                    "CKV_K8S_35": "libpq and the migrations read the master credentials from the environment; External "
+                    "Secrets writes them, in this namespace only, and they appear in no manifest or state"
+                }
+            ),
+        }
         spec: Any = {
             "backoffLimit": 6,
             "activeDeadlineSeconds": JOB_DEADLINE_SECONDS,

@@ -51,6 +51,20 @@ def pod_security_context() -> dict[str, Any]:
     }
 
 
+# Why the service's pods read their credentials from the environment, for static analysis (checkov CKV_K8S_35).
+SECRETS_AS_ENV = (
+    "the service reads its credentials from the environment (the seed's contract); External Secrets writes "
+    "those Secrets from Secrets Manager, so no value appears in a manifest, the plan or the state"
+)
+
+
+def analysis_exemptions(exemptions: Mapping[str, str]) -> dict[str, str]:
+    """checkov's per-object suppressions, each with its written reason (`checkov.io/skipN: <check>=<reason>`)."""
+    return {
+        f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(sorted(exemptions.items()), 1)
+    }
+
+
 def hardened(container: Mapping[str, Any]) -> dict[str, Any]:
     """The container with the restricted security context and a writable /tmp."""
     mounts = [TMP_MOUNT, *container.get("volumeMounts", [])]
@@ -79,6 +93,8 @@ class WorkloadArgs:
     """The IRSA role (made by the AWS layer) the ServiceAccount is annotated with; none: no AWS credentials."""
     depends_on: Sequence[pulumi.Resource] = ()
     """The namespace, and the config and secrets the pods read."""
+    analysis_exemptions: Mapping[str, str] = field(default_factory=dict)
+    """Static-analysis checks (checkov ids) this Deployment does not meet on purpose, each with the reason."""
 
 
 class Workload(pulumi.ComponentResource):
@@ -131,9 +147,10 @@ class Workload(pulumi.ComponentResource):
                 "spec": pod_spec,
             },
         }
+        deployment_metadata: Any = {**metadata, "annotations": analysis_exemptions(args.analysis_exemptions)}
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=metadata,
+            metadata=deployment_metadata,
             spec=deployment_spec,
             opts=pulumi.ResourceOptions(
                 parent=self,
