@@ -93,6 +93,7 @@ cluster = EksCluster(
         control_plane_log_retention_days=config.cluster.control_plane_log_retention_days,
         addon_versions=config.cluster.addon_versions,
         data_protection=config.data_protection,
+        resource_tags=tags,
     ),
     opts=with_aws,
 )

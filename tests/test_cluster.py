@@ -159,7 +159,7 @@ def test_core_addons_come_with_the_cluster(prod_plan: Plan) -> None:
     assert c["vpcCniOptions"]["enableNetworkPolicy"] is True
     # Not pulumi-eks's DEBUG (nodejs/eks/addons/cni-addon.ts) on every node, for either of the CNI's logs.
     assert c["vpcCniOptions"]["logLevel"] == "INFO"
-    assert c["vpcCniOptions"]["configurationValues"] == {"env": {"AWS_VPC_K8S_PLUGIN_LOG_LEVEL": "INFO"}}
+    assert c["vpcCniOptions"]["configurationValues"]["env"]["AWS_VPC_K8S_PLUGIN_LOG_LEVEL"] == "INFO"
     # It applies only to pulumi-eks's own (skipped) node group: set, it would only mislead.
     assert "nodeAssociatePublicIpAddress" not in c
     assert c["vpcCniOptions"]["addonVersion"] and c["kubeProxyAddonOptions"]["version"]
@@ -244,3 +244,6 @@ def test_what_costs_money_carries_the_stacks_tags(stack: str, request: pytest.Fi
             assert given["Name"].startswith(f"philosophy-{stack}-")
     ebs = plan.one("aws:eks/addon:Addon", "addons-ebs-csi")
     assert json.loads(ebs.inputs["configurationValues"]) == {"controller": {"extraVolumeTags": tags}}
+    # The pods' network interfaces, which the VPC CNI attaches after launch (amazon-vpc-cni-k8s ADDITIONAL_ENI_TAGS).
+    cni = plan.one(CLUSTER).inputs["vpcCniOptions"]["configurationValues"]["env"]
+    assert json.loads(cni["ADDITIONAL_ENI_TAGS"]) == tags

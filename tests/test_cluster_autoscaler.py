@@ -6,6 +6,7 @@ commit), so a key the chart does not have is caught here rather than silently ig
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,13 @@ def test_it_discovers_this_clusters_groups_with_its_own_role_on_the_general_node
     assert values["autoDiscovery"] == {"clusterName": aws["clusterName"]}
     account = values["rbac"]["serviceAccount"]
     assert account["annotations"] == {"eks.amazonaws.com/role-arn": aws["clusterAutoscalerRoleArn"]}
-    # The release that supports the cluster's own minor, not the chart's older default.
-    assert values["image"]["tag"] == f"v{aws['kubernetesVersion']}.2"
+    # A release of the cluster's own minor (the autoscaler supports only its own), not the chart's default.
+    assert values["image"]["tag"].startswith(f"v{aws['kubernetesVersion']}.")
+    assert values["image"]["tag"] != "v1.35.0", "the chart's appVersion, older than the newest 1.35 release"
     assert values["nodeSelector"] == aws["nodeGroups"]["general"]["nodeSelector"]
-    assert values["podDisruptionBudget"] == {"maxUnavailable": 1}
+    # Two replicas, one leading: the budget keeps one through a drain.
+    assert values["replicaCount"] == 2 and values["podDisruptionBudget"] == {"maxUnavailable": 1}
+    assert values["extraArgs"]["leader-elect"] == "true"
     want = stack_yaml(stack, LayerName.KUBERNETES)["config"]["philosophy-kubernetes:clusterAutoscaler"]
     args = values["extraArgs"]
     assert args["expander"] == "least-waste"
@@ -114,7 +118,8 @@ def test_its_role_resizes_only_this_clusters_groups_and_reads_their_labels_and_t
 
 def test_every_kubernetes_minor_the_config_accepts_has_an_autoscaler_release() -> None:
     assert set(IMAGE_BY_MINOR) == set(EKS_STANDARD_SUPPORT)
-    assert all(tag == f"v{minor}." + tag.rsplit(".", 1)[1] for minor, tag in IMAGE_BY_MINOR.items())
+    for minor, tag in IMAGE_BY_MINOR.items():
+        assert re.fullmatch(rf"v{re.escape(minor)}\.\d+", tag), (minor, tag)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import pglast
 import pytest
 import yaml
 
@@ -438,6 +439,18 @@ def test_the_schema_job_prepares_the_database_once_per_release(prod_plan: Plan, 
     ):
         assert statement in sql, statement
     assert "PASSWORD" not in sql.upper() and "SUPERUSER" not in sql.upper() and "CREATEROLE" not in sql.upper()
+    # What psql receives is the env value after Kubernetes' expansion: it must parse as PostgreSQL (libpg_query,
+    # through pglast), statement for statement.
+    received = kubernetes_env_value(sql)
+    statements = [type(raw.stmt).__name__ for raw in pglast.parse_sql(received)]
+    assert statements == [
+        "CreateExtensionStmt",
+        "DoStmt",
+        *["GrantRoleStmt"],
+        *["GrantStmt"] * 4,
+        "AlterDefaultPrivilegesStmt",
+        "AlterDefaultPrivilegesStmt",
+    ]
     assert env["PGSSLMODE"]["value"] == "verify-full" and env["PGSSLROOTCERT"]["value"] == "/etc/rds-ca/ca.pem"
     assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "database-admin", "key": "PGPASSWORD"}
     assert migrations["command"] == ["npm", "run", "migrate:prod"]
@@ -454,6 +467,25 @@ def test_the_schema_job_prepares_the_database_once_per_release(prod_plan: Plan, 
     raw["philosophy-kubernetes:workloads"]["imageTag"] = "9.9.9"
     other = next(o for o in objects(run_stack("staging", kubernetes_config=encode(raw))) if o["kind"] == "Job")
     assert other["metadata"]["name"] != job["metadata"]["name"]
+
+
+def kubernetes_env_value(value: str) -> str:
+    """An EnvVar's value as the container sees it: Kubernetes reduces `$$` to `$` and expands `$(NAME)`."""
+    assert "$(" not in value.replace("$$(", ""), value
+    return value.replace("$$", "$")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_env_value_is_changed_by_kubernetes_expansion(stack: str, request: pytest.FixtureRequest) -> None:
+    """`$$` and `$(NAME)` in an env value are rewritten by the kubelet: what the program wrote must arrive as is."""
+    for o in objects(stack_plan(request, stack)):
+        template = (o.get("spec") or {}).get("template") or {}
+        spec = template.get("spec") or {}
+        for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+            for env in container.get("env") or []:
+                value = env.get("value")
+                if isinstance(value, str):
+                    assert kubernetes_env_value(value) == value, (o["metadata"]["name"], env["name"])
 
 
 def test_the_app_logs_in_with_iam_and_verifies_the_server(prod_plan: Plan) -> None:

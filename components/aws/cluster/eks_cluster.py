@@ -55,6 +55,8 @@ class EksClusterArgs:
     addon_versions: Mapping[str, str] = field(default_factory=dict)
     """Pinned add-on versions; vpc-cni and kube-proxy are installed here, at the latest compatible if unpinned."""
     data_protection: DataProtection = DataProtection.PROTECTED
+    resource_tags: Mapping[str, str] = field(default_factory=dict)
+    """The stack's common tags, for the network interfaces the VPC CNI attaches (default tags never reach them)."""
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -148,8 +150,9 @@ class EksCluster(pulumi.ComponentResource):
                 enable_network_policy=True,
                 # pulumi-eks defaults both of the CNI's logs to DEBUG on every node; its Python SDK has no
                 # `plugin_log_level`, so that one goes in as the add-on's env (its values win over pulumi-eks's).
+                # ADDITIONAL_ENI_TAGS: the stack's tags on every network interface the CNI attaches for pods.
                 log_level="INFO",
-                configuration_values={"env": {"AWS_VPC_K8S_PLUGIN_LOG_LEVEL": "INFO"}},
+                configuration_values={"env": cni_env(args.resource_tags)},
             ),
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(
                 version=addon_version("kube-proxy", args.kubernetes_version, args.addon_versions, self)
@@ -221,6 +224,13 @@ def allow_api_access(
         description=description,
         opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+def cni_env(tags: Mapping[str, str]) -> dict[str, str]:
+    env = {"AWS_VPC_K8S_PLUGIN_LOG_LEVEL": "INFO"}
+    if tags:
+        env["ADDITIONAL_ENI_TAGS"] = json.dumps(dict(tags), sort_keys=True)
+    return env
 
 
 def addon_version(

@@ -57,10 +57,12 @@ def schema_sql(database: str, app_user: str = DATABASE_APP_USER) -> str:
     return "\n".join(
         [
             "CREATE EXTENSION IF NOT EXISTS vector;",
-            "DO $$ BEGIN",
+            # A named dollar quote: Kubernetes turns `$$` in an env value into `$` (EnvVar.value), which
+            # PostgreSQL would refuse.
+            "DO $body$ BEGIN",
             f"  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{app_user}') THEN CREATE ROLE {app_user} LOGIN;",
             "  END IF;",
-            "END $$;",
+            "END $body$;",
             f"GRANT rds_iam TO {app_user};",
             f'GRANT CONNECT ON DATABASE "{database}" TO {app_user};',
             f"GRANT USAGE ON SCHEMA public TO {app_user};",
@@ -157,8 +159,9 @@ class DatabaseSchema(pulumi.ComponentResource):
                 "annotations": {"pulumi.com/waitFor": "condition=Ready"},
             },
             spec={
-                # RDS rotates the master secret; the Job reads it when it runs, so an hour behind is fine.
-                "refreshInterval": "1h",
+                # RDS rotates the master secret every 7 days: within minutes, so a Job started soon after a
+                # rotation (it gives up after 30) still gets the current password.
+                "refreshInterval": "5m",
                 "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE},
                 "target": {
                     "name": ADMIN_SECRET,

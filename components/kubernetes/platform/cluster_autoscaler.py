@@ -8,8 +8,8 @@
   compute group from zero nodes.
 - `least-waste`: of the groups that could run the pending pods, the one left with the least idle CPU and memory.
   The priority expander would need regular expressions over the Auto Scaling group names EKS generates.
-- It runs on the general nodes, with a PodDisruptionBudget, under its own IRSA role (AWS layer), which may
-  resize only this cluster's groups.
+- It runs on the general nodes, two replicas (one leads) with a PodDisruptionBudget, under its own IRSA role
+  (AWS layer), which may resize only this cluster's groups.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ NAMESPACE = SERVICE_ACCOUNT = "cluster-autoscaler"
 # The autoscaler is released per Kubernetes minor and supports only its own (kubernetes/autoscaler tags
 # cluster-autoscaler-1.35.2, cluster-autoscaler-1.36.1). The chart's default image lags its appVersion.
 IMAGE_BY_MINOR = {"1.35": "v1.35.2", "1.36": "v1.36.1"}
-RUN_AS = 65534  # the image is distroless `nonroot`
+RUN_AS = 65532  # the image's user: distroless `nonroot`
 
 
 def image_tag(kubernetes_version: str) -> str:
@@ -79,8 +79,12 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                 "scale-down-utilization-threshold": str(s.scale_down_utilization_threshold),
                 # The service's pods keep only scratch in emptyDir (/tmp): that must not pin a node forever.
                 "skip-nodes-with-local-storage": "false",
+                "v": "2",  # the chart's 4 logs every loop
+                "leader-elect": "true",
             },
-            "replicaCount": 1,
+            # Two, one of them leading: the budget then keeps one running while a node is drained, and removing
+            # the leader's own node hands over instead of stopping.
+            "replicaCount": 2,
             "podDisruptionBudget": {"maxUnavailable": 1},
             "priorityClassName": "system-cluster-critical",
             "nodeSelector": args.node_selector,
