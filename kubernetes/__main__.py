@@ -15,15 +15,18 @@ from components.kubernetes.app.philosophy_app import DataEndpoints, PhilosophyAp
 from components.kubernetes.platform.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.kubernetes.platform.cluster_readers import ClusterReaders, ClusterReadersArgs
 from components.kubernetes.platform.cluster_services import ClusterServices, ClusterServicesArgs
+from components.kubernetes.platform.monitoring import Monitoring, MonitoringArgs
 from components.kubernetes.platform.storage_classes import StorageClasses, StorageClassesArgs
 from philosophy_infra.aws_layer import AwsLayerOutputs
 from philosophy_infra.config.kubernetes import load_kubernetes_config
-from philosophy_infra.service import API, CLUSTER_READERS_GROUP, SCHEMA_ADMIN, SECRET_READER, WORKER
+from philosophy_infra.service import API, APP_NAMESPACE, CLUSTER_READERS_GROUP, SCHEMA_ADMIN, SECRET_READER, WORKER
 
 config = load_kubernetes_config()
 aws_layer = AwsLayerOutputs(config.aws_layer.stack_name(pulumi.get_stack()))
 # Checked against the AWS layer's node groups before anything is registered.
 worker_nodes = aws_layer.node_group_placement(config.workloads.worker.node_group, "workloads.worker.nodeGroup")
+monitoring_nodes = aws_layer.node_group_placement(config.monitoring.node_group, "monitoring.nodeGroup")
+autoscaler_nodes = aws_layer.node_group_placement(config.cluster_autoscaler.node_group, "clusterAutoscaler.nodeGroup")
 
 provider = k8s.Provider("cluster", kubeconfig=aws_layer.kubeconfig, enable_server_side_apply=True)
 on_cluster = pulumi.ResourceOptions(provider=provider)
@@ -32,7 +35,6 @@ storage = StorageClasses(
     "storage", StorageClassesArgs(provider=provider, data_protection=aws_layer.data_protection), opts=on_cluster
 )
 services = ClusterServices("services", ClusterServicesArgs(provider=provider), opts=on_cluster)
-autoscaler_nodes = aws_layer.node_group_placement(config.cluster_autoscaler.node_group, "clusterAutoscaler.nodeGroup")
 autoscaler = ClusterAutoscaler(
     "cluster-autoscaler",
     ClusterAutoscalerArgs(
@@ -47,21 +49,6 @@ autoscaler = ClusterAutoscaler(
     ),
     opts=on_cluster,
 )
-# What the pull-request preview and the drift check (read-only access entries, AWS layer) may read.
-ClusterReaders(
-    "cluster-readers",
-    ClusterReadersArgs(
-        provider=provider,
-        group=CLUSTER_READERS_GROUP,
-        helm_releases={
-            "vpa": services.vpa,
-            "external-secrets": services.external_secrets,
-            "cluster-autoscaler": autoscaler.release,
-        },
-    ),
-    opts=on_cluster,
-)
-
 # The schema Job, in its own namespace: the only reader of the RDS master secret.
 schema = DatabaseSchema(
     "schema",
@@ -107,6 +94,38 @@ app = PhilosophyApp(
         uploads_storage_class=storage.scratch_class,
         database_schema=schema,
         after=[storage.scratch, services.external_secrets, services.vpa],
+    ),
+    opts=on_cluster,
+)
+
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        provider=provider,
+        settings=config.monitoring,
+        kubernetes_version=aws_layer.text("kubernetesVersion"),
+        storage_class=storage.default_class,
+        node_selector=monitoring_nodes["nodeSelector"],
+        tolerations=monitoring_nodes["tolerations"],
+        app_namespace=APP_NAMESPACE,
+        scraped_app=API,
+        after=[storage.scratch, app],
+    ),
+    opts=on_cluster,
+)
+# What the pull-request preview and the drift check (read-only access entries, AWS layer) may read.
+ClusterReaders(
+    "cluster-readers",
+    ClusterReadersArgs(
+        provider=provider,
+        group=CLUSTER_READERS_GROUP,
+        helm_releases={
+            "vpa": services.vpa,
+            "external-secrets": services.external_secrets,
+            "cluster-autoscaler": autoscaler.release,
+            # Both monitoring releases live in `monitoring`: one Role covers them.
+            "monitoring": monitoring.stack,
+        },
     ),
     opts=on_cluster,
 )

@@ -19,30 +19,16 @@ from philosophy_infra.config.cluster import EKS_STANDARD_SUPPORT
 from philosophy_infra.layers import LayerName
 from philosophy_infra.plan import RecordedResource
 from philosophy_infra.stack_plan import StackPlan
+from tests.chart_values import unknown_keys
 from tests.conftest import encode, raw_config, run_stack, stack_plan, stack_yaml
 
 STACKS = ["prod", "staging"]
 CHART_VALUES = Path(__file__).parent / "data" / "charts" / f"cluster-autoscaler-{CHART[1]}-values.yaml"
-# Maps of the chart whose keys are free-form (flags, selectors, annotations...): checked only to exist.
-FREE_FORM = {"extraArgs", "nodeSelector", "annotations", "resources", "securityContext", "containerSecurityContext"}
 
 
 def release(plan: StackPlan) -> RecordedResource:
     [found] = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "cluster-autoscaler"]
     return found
-
-
-def unknown_keys(values: Any, defaults: Any, path: str = "") -> list[str]:
-    if not isinstance(values, dict):
-        return []
-    missing = []
-    for key, value in values.items():
-        where = f"{path}.{key}" if path else key
-        if not isinstance(defaults, dict) or key not in defaults:
-            missing.append(where)
-        elif key not in FREE_FORM:
-            missing += unknown_keys(value, defaults[key], where)
-    return missing
 
 
 @pytest.mark.parametrize("stack", STACKS)

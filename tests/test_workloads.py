@@ -21,7 +21,7 @@ from philosophy_infra.plan import Plan
 from tests.conftest import KUBERNETES, ROOT, encode, raw_config, run_stack, stack_plan, stack_yaml
 
 STACKS = ["prod", "staging"]
-CUSTOM_RESOURCE_GROUPS = ("external-secrets.io", "autoscaling.k8s.io")
+CUSTOM_RESOURCE_GROUPS = ("external-secrets.io", "autoscaling.k8s.io", "monitoring.coreos.com")
 NS = "philosophy-app"
 SCHEMA_NS = "philosophy-schema"
 

@@ -33,6 +33,7 @@ READ_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("batch", ("jobs",)),
     ("external-secrets.io", ("externalsecrets", "secretstores")),
     ("networking.k8s.io", ("networkpolicies",)),
+    ("monitoring.coreos.com", ("podmonitors", "prometheusrules")),
     ("policy", ("poddisruptionbudgets",)),
     # This component's own objects, which a refresh reads too.
     ("rbac.authorization.k8s.io", ("clusterrolebindings", "clusterroles", "rolebindings", "roles")),
@@ -54,7 +55,8 @@ class ClusterReadersArgs:
     group: str
     """The Kubernetes group the read-only access entries carry."""
     helm_releases: Mapping[str, k8s.helm.v3.Release]
-    """By a stable suffix: the releases whose namespaces hold Helm's records (Secrets, type helm.sh/release.v1)."""
+    """One release per namespace that holds Helm's records (Secrets, type helm.sh/release.v1), by a stable
+    suffix: the namespace gets one Role, whatever the number of releases in it."""
 
 
 class ClusterReaders(pulumi.ComponentResource):

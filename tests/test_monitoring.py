@@ -1,0 +1,160 @@
+"""Metrics and alerts in the Kubernetes layer: the operator's CRDs chart, kube-prometheus-stack with values for
+EKS, the service's PodMonitor and the alert rules (the file promtool tests) as a PrometheusRule.
+
+Chart values are checked against the pinned chart's values.yaml, custom resources against the CRDs of the
+pinned operator (both vendored in tests/data with their source commit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from philosophy_infra.config.base import StackConfigError
+from philosophy_infra.layers import LayerName
+from philosophy_infra.plan import RecordedResource
+from philosophy_infra.stack_plan import StackPlan
+from tests.chart_values import unknown_keys
+from tests.conftest import ROOT, encode, raw_config, run_stack, stack_plan, stack_yaml
+
+STACKS = ["prod", "staging"]
+DATA = Path(__file__).parent / "data"
+
+
+def release(plan: StackPlan, chart: str) -> RecordedResource:
+    [found] = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == chart]
+    return found
+
+
+def custom(plan: StackPlan, kind: str) -> RecordedResource:
+    [found] = [r for r in plan.resources if r.type == f"kubernetes:monitoring.coreos.com/v1:{kind}"]
+    return found
+
+
+def strict(schema: Any) -> Any:
+    """The schema with unknown fields refused, as the API server prunes them (a misspelt field is silently
+    dropped there): every object that lists its properties and does not preserve unknown fields."""
+    if isinstance(schema, dict):
+        out = {k: strict(v) for k, v in schema.items()}
+        lists_properties = "properties" in out and "additionalProperties" not in out
+        if lists_properties and not out.get("x-kubernetes-preserve-unknown-fields"):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [strict(v) for v in schema]
+    return schema
+
+
+def validate(instance: dict[str, Any], plural: str) -> None:
+    """Against the CRD's openAPIV3Schema, strictly. The schema itself is not checked: its patterns are Go's
+    (`(?i)` mid-expression), which only matter for fields these objects do not set."""
+    jsonschema.Draft7Validator(strict(crd_schema(plural))).validate(instance)
+
+
+def test_the_validation_catches_a_misspelt_or_mistyped_field() -> None:
+    rule: dict[str, Any] = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "x"},
+        "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up == 0", "for": "5m"}]}]},
+    }
+    validate(rule, "prometheusrules")
+    broken: list[dict[str, Any]] = [
+        {"alert": "A", "expr": "up == 0", "fro": "5m"},
+        {"alert": "A", "expr": "up == 0", "for": 5},
+    ]
+    for wrong in broken:
+        rule["spec"]["groups"][0]["rules"] = [wrong]
+        with pytest.raises(jsonschema.ValidationError):
+            validate(rule, "prometheusrules")
+
+
+def crd_schema(plural: str) -> dict[str, Any]:
+    crd = yaml.safe_load((DATA / "crds" / f"{plural}.monitoring.coreos.com-v0.93.1.yaml").read_text())
+    [version] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
+    return schema
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_crds_come_from_their_own_chart_and_every_value_exists_in_the_stacks_chart(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    plan = stack_plan(request, stack)
+    crds, kps = release(plan, "prometheus-operator-crds"), release(plan, "kube-prometheus-stack")
+    assert (crds.inputs["version"], kps.inputs["version"]) == ("31.0.1", "88.5.3")
+    assert {crds.inputs["namespace"], kps.inputs["namespace"]} == {"monitoring"}
+    # Helm installs a chart's CRDs only once, never on upgrade: the stack's own are off, the CRDs chart first.
+    assert kps.inputs["values"]["crds"] == {"enabled": False} and crds.urn in kps.dependencies
+    defaults = yaml.safe_load((DATA / "charts" / "kube-prometheus-stack-88.5.3-values.yaml").read_text())
+    assert unknown_keys(kps.inputs["values"], defaults) == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_values_fit_eks_and_pick_up_every_monitor_and_rule(stack: str, request: pytest.FixtureRequest) -> None:
+    values = release(stack_plan(request, stack), "kube-prometheus-stack").inputs["values"]
+    # What EKS hides (or binds to 127.0.0.1) would only produce "target down" alerts.
+    for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
+        assert values[component] == {"enabled": False}, component
+    spec = values["prometheus"]["prometheusSpec"]
+    for selector in ("podMonitor", "serviceMonitor", "probe", "rule"):
+        assert spec[f"{selector}SelectorNilUsesHelmValues"] is False, selector
+    want = stack_yaml(stack, LayerName.KUBERNETES)["config"]["philosophy-kubernetes:monitoring"]
+    assert spec["retention"] == want["prometheusRetention"]
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"]["requests"]["storage"] == f"{want['prometheusStorageGib']}Gi"
+    assert claim["storageClassName"] == "gp3"
+    assert values["fullnameOverride"] == "kps"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_alert_rules_are_the_promtool_tested_file_and_valid_for_the_operator(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    rule = custom(stack_plan(request, stack), "PrometheusRule").inputs
+    tested = yaml.safe_load((ROOT / "monitoring" / "rules" / "philosophy.rules.yaml").read_text())
+    assert rule["spec"]["groups"] == tested["groups"]
+    validate(rule, "prometheusrules")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_scrapes_the_api_through_a_pod_monitor(stack: str, request: pytest.FixtureRequest) -> None:
+    plan = stack_plan(request, stack)
+    monitor = custom(plan, "PodMonitor").inputs
+    validate(monitor, "podmonitors")
+    assert monitor["metadata"]["namespace"] == "philosophy-app"
+    assert monitor["spec"]["selector"] == {"matchLabels": {"app": "philosophy-api"}}
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    [api] = [
+        r.inputs
+        for r in plan.of_type("kubernetes:apps/v1:Deployment")
+        if r.inputs["metadata"]["name"] == "philosophy-api"
+    ]
+    ports = {p["name"]: p["containerPort"] for p in api["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert endpoint["port"] in ports and endpoint["path"] == "/metrics"
+    # The alerts group by `service`.
+    assert {"sourceLabels": ["__meta_kubernetes_pod_label_app"], "targetLabel": "service"} in endpoint["relabelings"]
+
+
+def test_the_monitoring_namespace_is_privileged_and_says_why(prod_plan: StackPlan) -> None:
+    [namespace] = [
+        r.inputs
+        for r in prod_plan.of_type("kubernetes:core/v1:Namespace")
+        if r.inputs["metadata"]["name"] == "monitoring"
+    ]
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    reason = namespace["metadata"]["annotations"]["guardrails.philosophy/pod-security-exemption"]
+    assert "node-exporter" in reason and len(reason.split()) >= 5
+
+
+def test_a_bad_retention_is_refused_naming_the_key() -> None:
+    raw = raw_config("staging", LayerName.KUBERNETES)
+    raw["philosophy-kubernetes:monitoring"]["prometheusRetention"] = "two weeks"
+    with pytest.raises(StackConfigError) as info:
+        run_stack("staging", kubernetes_config=encode(raw))
+    assert "philosophy-kubernetes:monitoring.prometheusRetention" in str(info.value)
