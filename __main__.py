@@ -21,6 +21,7 @@ from components.aws.data.database import Database, DatabaseArgs
 from components.aws.delivery.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.aws.delivery.kubernetes_roles import KubernetesLayerRoles, KubernetesLayerRolesArgs
 from components.aws.network.network import Network, NetworkArgs
+from components.aws.observability.data_store_alarms import DataStoreAlarms, DataStoreAlarmsArgs, cache_node_ids
 from components.aws.security.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.security.role_limits import RoleLimits
 from components.aws.security.workload_roles import WorkloadRoles, WorkloadRolesArgs, database_user_arn
@@ -205,6 +206,24 @@ cache = Cache(
     opts=with_aws,
 )
 
+# AWS's own metrics of the data stores, alarmed outside the cluster.
+alarms = DataStoreAlarms(
+    "alarms",
+    DataStoreAlarmsArgs(
+        name_prefix=names.prefix,
+        settings=config.alarms,
+        database_identifier=names("postgres"),
+        cache_node_ids=cache_node_ids(
+            names("cache"),
+            config.cache.shards,
+            config.cache.replicas_per_shard,
+            cluster_mode=config.cache.cluster_mode is ClusterMode.ENABLED,
+        ),
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+
 app_secrets = AppSecrets(
     "app-secrets", AppSecretsArgs(name_prefix=names.prefix, data_protection=config.data_protection), opts=with_aws
 )
@@ -278,6 +297,7 @@ pulumi.export(
     },
 )
 pulumi.export("region", config.region)
+pulumi.export("alarmTopicArn", alarms.topic_arn)
 pulumi.export("dataProtection", config.data_protection.value)
 pulumi.export("deployRunnerProject", runner.project_name)
 pulumi.export("deployRunnerRoleArn", runner.role_arn)

@@ -605,6 +605,19 @@ def secret_encrypted_with_own_key(props: Props, args: ResourceValidationArgs) ->
 
 
 @resource_policy(
+    "sns-topic-encrypted",
+    "SNS topics are encrypted with a customer managed KMS key.",
+    remediation="Pass `kms_master_key_id` (a key whose policy lets the publishing services, such as "
+    "cloudwatch.amazonaws.com, use it for this account).",
+    types=("aws:sns/topic:Topic",),
+)
+def sns_topic_encrypted(props: Props, args: ResourceValidationArgs) -> Iterator[str]:
+    key = props.get("kmsMasterKeyId")
+    if key is not UNKNOWN and not set_text(key):
+        yield "kmsMasterKeyId is unset"
+
+
+@resource_policy(
     "kms-key-rotation",
     "Symmetric KMS keys rotate their key material yearly.",
     remediation="Set `enable_key_rotation=True` (the `EncryptionKey` component does).",
@@ -1061,6 +1074,7 @@ ALL_POLICIES: list[Policy] = [
     ebs_storage_class_encrypted,
     log_group_encrypted,
     secret_encrypted_with_own_key,
+    sns_topic_encrypted,
     kms_key_rotation,
     cloudfront_no_oai,
     cloudfront_https_only,

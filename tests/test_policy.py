@@ -127,6 +127,7 @@ BROKEN: dict[str, tuple[list[RecordedResource], str]] = {
         ],
         "permissionsBoundary is",
     ),
+    "sns-topic-encrypted": ([resource("aws:sns/topic:Topic", {"kmsMasterKeyId": ""})], "kmsMasterKeyId is unset"),
     "database-not-public": (
         [resource("aws:rds/instance:Instance", {"publiclyAccessible": True, "storageEncrypted": True})],
         "publiclyAccessible is true",

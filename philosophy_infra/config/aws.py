@@ -15,6 +15,7 @@ from pydantic import Field
 
 from philosophy_infra import regions, support_calendar
 from philosophy_infra.config.addresses import address_issues
+from philosophy_infra.config.alarms import AlarmsConfig
 from philosophy_infra.config.assets import AssetsConfig
 from philosophy_infra.config.base import (
     AWS_NAMESPACE,
@@ -50,6 +51,7 @@ class AwsStackConfig(LayerModel):
     database: DatabaseConfig
     cache: CacheConfig
     deploy_runner: DeployRunnerConfig
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
 
     def issues(self) -> Iterator[ConfigIssue]:
         if problem := regions.region_problem(self.region):
@@ -76,6 +78,7 @@ class AwsStackConfig(LayerModel):
         yield from self.database.issues(self.protected)
         yield from self.cache.issues(self.protected)
         yield from self.deploy_runner.issues()
+        yield from self.alarms.issues()
 
     @property
     def protected(self) -> bool:

@@ -19,6 +19,9 @@ class EncryptionKeyArgs:
     log_group_prefix: str | None = None
     """CloudWatch Logs may encrypt the log groups whose names start with this prefix; none if unset."""
     data_protection: DataProtection = DataProtection.PROTECTED
+    service_users: tuple[str, ...] = ()
+    """AWS services (e.g. `cloudwatch.amazonaws.com`) that may encrypt with the key on this account's behalf,
+    such as CloudWatch alarms publishing to an encrypted SNS topic."""
 
 
 class EncryptionKey(pulumi.ComponentResource):
@@ -38,7 +41,9 @@ class EncryptionKey(pulumi.ComponentResource):
             # The longest wait KMS allows: a scheduled deletion can be cancelled for a month.
             deletion_window_in_days=30,
             policy=pulumi.Output.all(partition, account, region).apply(
-                lambda par: account_key_policy(par[0], par[1], logs=(par[2], prefix) if prefix else None)
+                lambda par: account_key_policy(
+                    par[0], par[1], logs=(par[2], prefix) if prefix else None, services=args.service_users
+                )
             ),
             # The final snapshots and retained backups outlive the data store, and they are unreadable
             # without this key: a destroy leaves it behind in every environment (about $1 a month).
@@ -91,7 +96,9 @@ def encrypted_log_group(
     )
 
 
-def account_key_policy(partition: str, account: str, logs: tuple[str, str] | None = None) -> str:
+def account_key_policy(
+    partition: str, account: str, logs: tuple[str, str] | None = None, services: tuple[str, ...] = ()
+) -> str:
     """The account administers the key through IAM (the KMS default, written down); services use grants.
 
     With `logs=(region, prefix)`, CloudWatch Logs in that region may also use the key, for the log groups
@@ -116,6 +123,17 @@ def account_key_policy(partition: str, account: str, logs: tuple[str, str] | Non
                 "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 "Resource": "*",
                 "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+            }
+        )
+    if services:
+        statements.append(
+            {
+                "Sid": "ServicesUseTheKeyForThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": list(services)},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
             }
         )
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
