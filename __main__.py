@@ -18,6 +18,7 @@ from components.aws.cluster.node_group import NodeGroup, NodeGroupArgs
 from components.aws.data.assets_bucket import AssetsBucket, AssetsBucketArgs
 from components.aws.data.cache import Cache, CacheArgs
 from components.aws.data.database import Database, DatabaseArgs
+from components.aws.data.search_domain import SearchDomain, SearchDomainArgs
 from components.aws.delivery.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.aws.delivery.kubernetes_roles import KubernetesLayerRoles, KubernetesLayerRolesArgs
 from components.aws.network.network import Network, NetworkArgs
@@ -29,7 +30,7 @@ from philosophy_infra.config.aws import load_aws_config
 from philosophy_infra.config.cache import ClusterMode
 from philosophy_infra.layers import KUBERNETES_PROJECT
 from philosophy_infra.naming import Naming, common_tags
-from philosophy_infra.service import DATABASE_APP_USER
+from philosophy_infra.service import API, DATABASE_APP_USER
 
 config = load_aws_config()
 names = Naming(config.environment)
@@ -254,6 +255,22 @@ roles = WorkloadRoles(
     opts=with_aws,
 )
 
+# The seed's Elasticsearch: search indices and traces, in the database subnets, reachable from the nodes only.
+search = SearchDomain(
+    "search",
+    SearchDomainArgs(
+        domain_name=names("search"),
+        settings=config.search,
+        vpc_id=network.vpc_id,
+        subnet_ids=network.database_subnet_ids,
+        node_security_group_id=cluster.node_security_group_id,
+        master_role_arn=config.cluster.admin_role_arn,
+        client_role_arns=[roles.role_arns[API]],
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("vpcCidr", network.vpc_cidr)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
@@ -298,6 +315,8 @@ pulumi.export(
 )
 pulumi.export("region", config.region)
 pulumi.export("alarmTopicArn", alarms.topic_arn)
+pulumi.export("searchEndpoint", search.endpoint)
+pulumi.export("searchDomainArn", search.arn)
 pulumi.export("dataProtection", config.data_protection.value)
 pulumi.export("deployRunnerProject", runner.project_name)
 pulumi.export("deployRunnerRoleArn", runner.role_arn)

@@ -16,6 +16,7 @@ from components.bootstrap.ci_roles import CiRoles, CiRolesArgs
 from components.bootstrap.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.bootstrap.github_oidc import GithubOidcProvider, GithubOidcProviderArgs
 from components.bootstrap.secrets_key import SecretsKey, SecretsKeyArgs
+from components.bootstrap.service_linked_roles import ServiceLinkedRoles, ServiceLinkedRolesArgs
 from components.bootstrap.state_backend import StateBackend, StateBackendArgs
 from philosophy_infra.config.bootstrap import load_bootstrap_config
 from philosophy_infra.layers import AWS_PROJECT, KUBERNETES_PROJECT
@@ -120,6 +121,8 @@ AccountLogGroups(
     ),
     opts=with_aws,
 )
+
+ServiceLinkedRoles("service-roles", ServiceLinkedRolesArgs(), opts=with_aws)
 
 pulumi.export("stateBucket", state.bucket_name)
 pulumi.export("stateReplicaBucket", state.replica_bucket_name)

@@ -34,11 +34,13 @@ STATEFUL_TYPES = frozenset(
         "aws:eks/cluster:Cluster",
         "aws:secretsmanager/secret:Secret",
         "aws:ecr/repository:Repository",
+        "aws:opensearch/domain:Domain",
     }
 )
 # Inputs whose change makes the provider replace the resource (terraform-provider-aws ForceNew, pulumi-eks
 # replaceOnChanges), for the stateful types: a replacement is a delete.
 REPLACED_ON_CHANGE: Mapping[str, frozenset[str]] = {
+    "aws:opensearch/domain:Domain": frozenset({"domainName", "encryptAtRest"}),
     "aws:rds/instance:Instance": frozenset(
         {
             "identifier",

@@ -1006,7 +1006,16 @@ def s3_bucket_public_access_blocked(
 # --- Protected stacks ----------------------------------------------------------------------------------------
 
 STATEFUL_TYPES = frozenset(
-    {RDS_INSTANCE, RDS_CLUSTER, REPLICATION_GROUP, *BUCKET_TYPES, "aws:kms/key:Key", EKS_COMPONENT, EKS_CLUSTER}
+    {
+        RDS_INSTANCE,
+        RDS_CLUSTER,
+        REPLICATION_GROUP,
+        *BUCKET_TYPES,
+        "aws:kms/key:Key",
+        EKS_COMPONENT,
+        EKS_CLUSTER,
+        "aws:opensearch/domain:Domain",
+    }
 )
 PROTECTED_STACK_SCHEMA = PolicyConfigSchema(
     properties={

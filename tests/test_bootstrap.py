@@ -962,3 +962,10 @@ def test_the_account_owns_the_rds_os_metrics_log_group_with_a_retention_and_a_ke
     with pytest.raises(StackConfigError) as info:
         plan_bootstrap(raw)
     assert f"{NS}:rdsOsMetricsRetentionDays" in str(info.value)
+
+
+def test_the_account_owns_the_service_linked_roles_its_environments_share(shared: StackPlan) -> None:
+    """OpenSearch Service refuses to create a VPC domain through the API until its service-linked role exists;
+    both environments need it, so the account's bootstrap owns it."""
+    roles = {r.inputs["awsServiceName"] for r in shared.of_type("aws:iam/serviceLinkedRole:ServiceLinkedRole")}
+    assert roles == {"opensearchservice.amazonaws.com"}

@@ -31,6 +31,7 @@ from philosophy_infra.config.database import DatabaseConfig
 from philosophy_infra.config.network import NetworkConfig
 from philosophy_infra.config.placeholders import RunMode, check_placeholders, run_mode
 from philosophy_infra.config.runner import DeployRunnerConfig
+from philosophy_infra.config.search import SearchConfig
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
 _NODE_GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -52,6 +53,7 @@ class AwsStackConfig(LayerModel):
     cache: CacheConfig
     deploy_runner: DeployRunnerConfig
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    search: SearchConfig
 
     def issues(self) -> Iterator[ConfigIssue]:
         if problem := regions.region_problem(self.region):
@@ -79,6 +81,7 @@ class AwsStackConfig(LayerModel):
         yield from self.cache.issues(self.protected)
         yield from self.deploy_runner.issues()
         yield from self.alarms.issues()
+        yield from self.search.issues(len(self.network.availability_zones))
 
     @property
     def protected(self) -> bool:
