@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-_TIME = re.compile(r"Time: SDK imports ([\d.]+)s, program ([\d.]+)s")
+_TIME = re.compile(r"time: SDK imports ([\d.]+)s, program ([\d.]+)s")
 
 # Run in a child process: plan the stack in-process, then print the SDK modules that were really loaded (the
 # SDKs register every submodule lazily; one that is still a _LazyModule was never executed).
@@ -107,7 +107,8 @@ def bench_plan(stack: str, runs: int, floor: bool) -> None:
             if modules_file:
                 floors.append(_run([sys.executable, "-c", _FLOOR, modules_file]))
             plan = _run(plan_command)
-            match = _TIME.search(plan.stdout)
+            # The timing goes to stderr: the report itself is the same from run to run.
+            match = _TIME.search(plan.stderr)
             if not match:
                 raise SystemExit(f"no timing line in the plan output:\n{plan.stdout[-500:]}")
             plans.append(plan)
