@@ -22,6 +22,7 @@ from components.aws.data.search_domain import SearchDomain, SearchDomainArgs
 from components.aws.delivery.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.aws.delivery.kubernetes_roles import KubernetesLayerRoles, KubernetesLayerRolesArgs
 from components.aws.network.network import Network, NetworkArgs
+from components.aws.observability.alert_receivers import AlertReceivers, AlertReceiversArgs
 from components.aws.observability.data_store_alarms import DataStoreAlarms, DataStoreAlarmsArgs, cache_node_ids
 from components.aws.security.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.security.role_limits import RoleLimits
@@ -271,6 +272,22 @@ search = SearchDomain(
     opts=with_aws,
 )
 
+# Where Prometheus's alerts go: the receivers' secrets (set out of band) and who may read them.
+receivers = AlertReceivers(
+    "alert-receivers",
+    AlertReceiversArgs(
+        name_prefix=names.prefix,
+        settings=config.alerting,
+        role_limits=role_limits,
+        region=config.region,
+        key_arn=app_secrets.key_arn,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("vpcCidr", network.vpc_cidr)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
@@ -315,6 +332,8 @@ pulumi.export(
 )
 pulumi.export("region", config.region)
 pulumi.export("alarmTopicArn", alarms.topic_arn)
+pulumi.export("alertReceivers", receivers.receivers)
+pulumi.export("alertReceiversRoleArn", receivers.role_arn or "")
 pulumi.export("searchEndpoint", search.endpoint)
 pulumi.export("searchDomainArn", search.arn)
 pulumi.export("dataProtection", config.data_protection.value)

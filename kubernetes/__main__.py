@@ -109,7 +109,10 @@ monitoring = Monitoring(
         tolerations=monitoring_nodes["tolerations"],
         app_namespace=APP_NAMESPACE,
         scraped_app=API,
-        after=[storage.scratch, app],
+        receivers=aws_layer.value_now("alertReceivers"),
+        receivers_role_arn=aws_layer.value_now("alertReceiversRoleArn"),
+        region=aws_layer.text("region"),
+        after=[storage.scratch, app, services.external_secrets],
     ),
     opts=on_cluster,
 )

@@ -1,6 +1,6 @@
 """The alert rules (monitoring/rules/philosophy.rules.yaml), unit-tested with promtool against the test file next
 to them: every alert fires on the series that must fire it, with its labels and annotations, and stays silent on
-the series that must not. promtool comes from Debian's `prometheus` package (`./scripts/install-promtool.sh`,
+the series that must not. promtool comes from Debian's `prometheus` package (`./scripts/install-prometheus-tools.sh`,
 which CI runs); without it these tests skip, saying so, and with CI=true they fail instead."""
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ def promtool() -> str:
     if found:
         return found
     if os.environ.get("CI") == "true":
-        pytest.fail("promtool is not installed: CI runs ./scripts/install-promtool.sh")
-    pytest.skip("promtool is not installed here: ./scripts/install-promtool.sh (Debian) or Prometheus's release")
+        pytest.fail("promtool is not installed: CI runs ./scripts/install-prometheus-tools.sh")
+    pytest.skip(
+        "promtool is not installed here: ./scripts/install-prometheus-tools.sh (Debian) or Prometheus's release"
+    )
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -16,6 +16,7 @@ from pydantic import Field
 from philosophy_infra import regions, support_calendar
 from philosophy_infra.config.addresses import address_issues
 from philosophy_infra.config.alarms import AlarmsConfig
+from philosophy_infra.config.alerting import AlertingConfig
 from philosophy_infra.config.assets import AssetsConfig
 from philosophy_infra.config.base import (
     AWS_NAMESPACE,
@@ -53,6 +54,7 @@ class AwsStackConfig(LayerModel):
     cache: CacheConfig
     deploy_runner: DeployRunnerConfig
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     search: SearchConfig
 
     def issues(self) -> Iterator[ConfigIssue]:
@@ -81,6 +83,7 @@ class AwsStackConfig(LayerModel):
         yield from self.cache.issues(self.protected)
         yield from self.deploy_runner.issues()
         yield from self.alarms.issues()
+        yield from self.alerting.issues()
         yield from self.search.issues(len(self.network.availability_zones))
 
     @property

@@ -14,7 +14,7 @@ PrometheusRule, read from the rules file the test suite runs through `promtool t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,44 @@ from philosophy_infra.config.monitoring import MonitoringConfig
 NAMESPACE = "monitoring"
 CRDS_CHART = ("prometheus-operator-crds", "31.0.1", "https://prometheus-community.github.io/helm-charts")
 STACK_CHART = ("kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts")
+RECEIVERS_SECRET, RECEIVERS_ACCOUNT = "alert-receivers", "alert-receivers"
+SECRETS_DIR = f"/etc/alertmanager/secrets/{RECEIVERS_SECRET}"
 RULES_FILE = Path(__file__).resolve().parents[3] / "monitoring" / "rules" / "philosophy.rules.yaml"
 EXEMPTION_ANNOTATION = "guardrails.philosophy/pod-security-exemption"
+
+
+def alertmanager_config(receivers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Every alert to `null` (seen in the UIs, told to nobody), and to each receiver of its severity. Secrets are
+    read from files (the mounted `alert-receivers` Secret), never written into the config."""
+    entries: list[dict[str, Any]] = [{"name": "null"}]
+    routes = []
+    for name, receiver in sorted(receivers.items()):
+        path = f"{SECRETS_DIR}/{name}"
+        if receiver["type"] == "slack":
+            entries.append({"name": name, "slack_configs": [{"api_url_file": path, "send_resolved": True}]})
+        else:
+            entries.append({"name": name, "pagerduty_configs": [{"routing_key_file": path, "send_resolved": True}]})
+        severities = "|".join(sorted(receiver["severities"]))
+        routes.append({"receiver": name, "matchers": [f'severity=~"{severities}"'], "continue": True})
+    return {
+        "route": {
+            "receiver": "null",
+            "group_by": ["alertname", "service", "namespace"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": routes,
+        },
+        # A critical alert silences the warning of the same alert and service.
+        "inhibit_rules": [
+            {
+                "source_matchers": ['severity="critical"'],
+                "target_matchers": ['severity="warning"'],
+                "equal": ["alertname", "service"],
+            }
+        ],
+        "receivers": entries,
+    }
 
 
 def alert_rule_groups() -> list[dict[str, Any]]:
@@ -47,8 +83,14 @@ class MonitoringArgs:
     app_namespace: str
     scraped_app: str
     """The `app` label of the pods whose `metrics` port Prometheus scrapes."""
+    receivers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The AWS layer's `alertReceivers`: name -> {type, severities, secretArn}. None: alerts stay in the UIs."""
+    receivers_role_arn: str = ""
+    """The AWS layer's role that may read exactly the receivers' secrets."""
+    region: pulumi.Input[str] = ""
     after: Sequence[pulumi.Resource] = ()
-    """The StorageClasses (Prometheus's volume) and the app namespace (the PodMonitor lives there)."""
+    """The StorageClasses (Prometheus's volume), the app namespace (the PodMonitor lives there) and External
+    Secrets (the receivers' secrets)."""
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -111,11 +153,16 @@ class Monitoring(pulumi.ComponentResource):
                     },
                 }
             },
-            "alertmanager": {"alertmanagerSpec": {**placement}},
+            "alertmanager": {
+                "config": alertmanager_config(args.receivers),
+                "alertmanagerSpec": {**placement, "secrets": [RECEIVERS_SECRET] if args.receivers else []},
+            },
         }
         after_crds = pulumi.ResourceOptions(
             parent=self, provider=args.provider, depends_on=[namespace, self.crds, *args.after]
         )
+        receiver_secrets = self._receiver_secrets(name, args, namespace) if args.receivers else []
+        after_crds = pulumi.ResourceOptions.merge(after_crds, pulumi.ResourceOptions(depends_on=receiver_secrets))
         self.stack = _release(f"{name}-stack", STACK_CHART, values, after_crds)
         after_stack = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.stack])
         k8s.apiextensions.CustomResource(
@@ -149,6 +196,60 @@ class Monitoring(pulumi.ComponentResource):
             opts=after_stack,
         )
         self.register_outputs({})
+
+    def _receiver_secrets(
+        self, name: str, args: MonitoringArgs, namespace: k8s.core.v1.Namespace
+    ) -> list[pulumi.Resource]:
+        """The receivers' secrets, synced by External Secrets as the namespace's `alert-receivers` account, into
+        the Secret Alertmanager mounts."""
+        opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace, *args.after])
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-{RECEIVERS_ACCOUNT}",
+            metadata={
+                "name": RECEIVERS_ACCOUNT,
+                "namespace": NAMESPACE,
+                "annotations": {"eks.amazonaws.com/role-arn": args.receivers_role_arn},
+            },
+            automount_service_account_token=False,
+            opts=opts,
+        )
+        store = k8s.apiextensions.CustomResource(
+            f"{name}-secret-store",
+            api_version="external-secrets.io/v1",
+            kind="SecretStore",
+            metadata={"name": "aws-secrets-manager", "namespace": NAMESPACE},
+            spec={
+                "provider": {
+                    "aws": {
+                        "service": "SecretsManager",
+                        "region": args.region,
+                        "auth": {"jwt": {"serviceAccountRef": {"name": RECEIVERS_ACCOUNT}}},
+                    }
+                }
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[account]),
+        )
+        secret = k8s.apiextensions.CustomResource(
+            f"{name}-{RECEIVERS_SECRET}",
+            api_version="external-secrets.io/v1",
+            kind="ExternalSecret",
+            metadata={
+                "name": RECEIVERS_SECRET,
+                "namespace": NAMESPACE,
+                "annotations": {"pulumi.com/waitFor": "condition=Ready"},
+            },
+            spec={
+                "refreshInterval": "1h",
+                "secretStoreRef": {"kind": "SecretStore", "name": "aws-secrets-manager"},
+                "target": {"name": RECEIVERS_SECRET, "creationPolicy": "Owner"},
+                "data": [
+                    {"secretKey": receiver_name, "remoteRef": {"key": receiver["secretArn"]}}
+                    for receiver_name, receiver in sorted(args.receivers.items())
+                ],
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[store]),
+        )
+        return [secret]
 
 
 def _release(
