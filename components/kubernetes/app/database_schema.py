@@ -30,13 +30,13 @@ from components.kubernetes.app.workload import (
     container_security_context,
     pod_security_context,
 )
+from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.service import DATABASE_APP_USER, DATABASE_PORT, SCHEMA_ADMIN, SCHEMA_NAMESPACE
 
 POSTGRES_CLIENT_IMAGE = "public.ecr.aws/docker/library/postgres:17.6-alpine"
 RDS_CA_DIR = Path(__file__).resolve().parent / "rds_ca"
 RDS_CA_MOUNT = "/etc/rds-ca"
 RDS_CA_FILE = f"{RDS_CA_MOUNT}/ca.pem"
-SECRET_STORE = "aws-secrets-manager"
 ADMIN_SECRET = "database-admin"
 JOB_DEADLINE_SECONDS = 1800
 
@@ -111,14 +111,12 @@ class DatabaseSchema(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after)),
         )
         inside = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-{SCHEMA_ADMIN}",
-            metadata={
-                "name": SCHEMA_ADMIN,
-                "namespace": SCHEMA_NAMESPACE,
-                "annotations": {"eks.amazonaws.com/role-arn": args.admin_role_arn},
-            },
-            automount_service_account_token=False,
+        store = irsa_secret_store(
+            name,
+            namespace=SCHEMA_NAMESPACE,
+            account=SCHEMA_ADMIN,
+            role_arn=args.admin_role_arn,
+            region=args.region,
             opts=inside,
         )
         ca = k8s.core.v1.ConfigMap(
@@ -127,56 +125,26 @@ class DatabaseSchema(pulumi.ComponentResource):
             data={"ca.pem": pulumi.Output.from_input(args.region).apply(rds_ca_bundle)},
             opts=inside,
         )
-        store = k8s.apiextensions.CustomResource(
-            f"{name}-secret-store",
-            api_version="external-secrets.io/v1",
-            kind="SecretStore",
-            metadata={"name": SECRET_STORE, "namespace": SCHEMA_NAMESPACE},
-            spec={
-                "provider": {
-                    "aws": {
-                        "service": "SecretsManager",
-                        "region": args.region,
-                        "auth": {"jwt": {"serviceAccountRef": {"name": SCHEMA_ADMIN}}},
-                    }
-                }
-            },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[account]),
-        )
         url = pulumi.Output.all(args.database_host, args.database_port, args.database_name).apply(
             lambda hpn: (
                 "postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}"
                 f"@{hpn[0]}:{hpn[1]}/{hpn[2]}?sslmode=verify-full&sslrootcert={RDS_CA_FILE}"
             )
         )
-        admin_secret = k8s.apiextensions.CustomResource(
+        admin_secret = external_secret(
             f"{name}-{ADMIN_SECRET}",
-            api_version="external-secrets.io/v1",
-            kind="ExternalSecret",
-            metadata={
-                "name": ADMIN_SECRET,
-                "namespace": SCHEMA_NAMESPACE,
-                "annotations": {"pulumi.com/waitFor": "condition=Ready"},
-            },
-            spec={
-                # RDS rotates the master secret every 7 days: within minutes, so a Job started soon after a
-                # rotation (it gives up after 30) still gets the current password.
-                "refreshInterval": "5m",
-                "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE},
-                "target": {
-                    "name": ADMIN_SECRET,
-                    "creationPolicy": "Owner",
-                    "template": {
-                        "engineVersion": "v2",
-                        "data": {"DATABASE_URL": url, "PGUSER": "{{ .username }}", "PGPASSWORD": "{{ .password }}"},
-                    },
-                },
-                "data": [
-                    {"secretKey": key, "remoteRef": {"key": args.master_secret_arn, "property": key}}
-                    for key in ("username", "password")
-                ],
-            },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[store]),
+            name=ADMIN_SECRET,
+            namespace=SCHEMA_NAMESPACE,
+            data=[
+                {"secretKey": key, "remoteRef": {"key": args.master_secret_arn, "property": key}}
+                for key in ("username", "password")
+            ],
+            template={"DATABASE_URL": url, "PGUSER": "{{ .username }}", "PGPASSWORD": "{{ .password }}"},
+            # RDS rotates the master secret every 7 days: within minutes, so a Job started soon after a
+            # rotation (it gives up after 30) still gets the current password.
+            refresh_interval="5m",
+            store=store,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )
         self._network_policies(name, args, inside)
         self.job = self._job(name, args, [ca, admin_secret])

@@ -25,6 +25,7 @@ from components.kubernetes.app.workload import (
     Workload,
     WorkloadArgs,
 )
+from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.config.workloads import CustomMetrics, WorkloadsConfig
 from philosophy_infra.service import (
     API,
@@ -40,7 +41,6 @@ from philosophy_infra.service import APP_NAMESPACE as NAMESPACE
 API_PORT, METRICS_PORT, WEBSOCKET_PORT = 3000, 9090, 3001
 # The seed's VPA bounds for the api container.
 VPA_MIN, VPA_MAX = {"cpu": "100m", "memory": "128Mi"}, {"cpu": "2", "memory": "2Gi"}
-SECRET_STORE = "aws-secrets-manager"
 ISTIO_NAMESPACE = "istio-system"
 MONITORING_NAMESPACE = "monitoring"
 RDS_CA_VOLUME = {"name": "rds-ca", "configMap": {"name": "rds-ca"}}
@@ -307,35 +307,15 @@ class PhilosophyApp(pulumi.ComponentResource):
     ) -> dict[str, k8s.apiextensions.CustomResource]:
         data = args.data
         opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
-        reader_account = k8s.core.v1.ServiceAccount(
-            f"{name}-{SECRET_READER}",
-            metadata={
-                "name": SECRET_READER,
-                "namespace": NAMESPACE,
-                "annotations": {"eks.amazonaws.com/role-arn": args.role_arns[SECRET_READER]},
-            },
-            automount_service_account_token=False,
+        # Only this service's secrets: the reader account's role reads exactly these.
+        store = irsa_secret_store(
+            name,
+            namespace=NAMESPACE,
+            account=SECRET_READER,
+            role_arn=args.role_arns[SECRET_READER],
+            region=args.region,
             opts=opts,
         )
-        store = k8s.apiextensions.CustomResource(
-            f"{name}-secret-store",
-            api_version="external-secrets.io/v1",
-            kind="SecretStore",
-            metadata={"name": SECRET_STORE, "namespace": NAMESPACE},
-            # The store authenticates as this namespace's reader account (IRSA): only this service's secrets,
-            # and a SecretStore in another namespace cannot use them.
-            spec={
-                "provider": {
-                    "aws": {
-                        "service": "SecretsManager",
-                        "region": args.region,
-                        "auth": {"jwt": {"serviceAccountRef": {"name": SECRET_READER}}},
-                    }
-                }
-            },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[reader_account]),
-        )
-        after_store = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[store])
         redis_url = pulumi.Output.all(data.cache_host, data.cache_port).apply(
             lambda hp: "rediss://:{{ .token | urlquery }}" + f"@{hp[0]}:{hp[1]}"
         )
@@ -347,31 +327,18 @@ class PhilosophyApp(pulumi.ComponentResource):
             "app-secrets": ([{"secretKey": "JWT_SECRET", "remoteRef": {"key": args.jwt_secret_arn}}], None),
             "llm-credentials": ([{"secretKey": "CLAUDE_API_KEY", "remoteRef": {"key": args.llm_secret_arn}}], None),
         }
-        created: dict[str, k8s.apiextensions.CustomResource] = {}
-        for secret_name, (remote, template) in specs.items():
-            target: dict[str, Any] = {"name": secret_name, "creationPolicy": "Owner"}
-            if template is not None:
-                target["template"] = {"engineVersion": "v2", "data": template}
-            created[secret_name] = k8s.apiextensions.CustomResource(
+        return {
+            secret_name: external_secret(
                 f"{name}-{secret_name}",
-                api_version="external-secrets.io/v1",
-                kind="ExternalSecret",
-                metadata={
-                    "name": secret_name,
-                    "namespace": NAMESPACE,
-                    # `pulumi up` waits until the operator has synced the secret, and fails here, naming
-                    # it, if the value is missing in Secrets Manager.
-                    "annotations": {"pulumi.com/waitFor": "condition=Ready"},
-                },
-                spec={
-                    "refreshInterval": "1h",
-                    "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE},
-                    "target": target,
-                    "data": remote,
-                },
-                opts=after_store,
+                name=secret_name,
+                namespace=NAMESPACE,
+                data=remote,
+                template=template,
+                store=store,
+                opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
             )
-        return created
+            for secret_name, (remote, template) in specs.items()
+        }
 
     def _autoscaling(self, name: str, args: PhilosophyAppArgs, api: Workload, opts: pulumi.ResourceOptions) -> None:
         s = args.settings

@@ -21,6 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kubernetes.platform.helm import pinned_release
 from philosophy_infra.config.autoscaler import AutoscalerConfig
 
 CHART = ("cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler")
@@ -58,7 +59,6 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:ClusterAutoscaler", name, None, opts)
         s = args.settings
-        chart, version, repo = CHART
         values: dict[str, Any] = {
             "cloudProvider": "aws",
             "awsRegion": args.region,
@@ -103,15 +103,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                 "capabilities": {"drop": ["ALL"]},
             },
         }
-        self.release = k8s.helm.v3.Release(
-            f"{name}-release",
-            name=chart,
-            chart=chart,
-            version=version,
-            repository_opts={"repo": repo},
-            namespace=NAMESPACE,
-            create_namespace=True,
-            values=values,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+        self.release = pinned_release(
+            f"{name}-release", CHART, NAMESPACE, values, pulumi.ResourceOptions(parent=self, provider=args.provider)
         )
         self.register_outputs({})

@@ -5,12 +5,12 @@ Neither holds AWS permissions: the operator reads secrets as each namespace's ow
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+from components.kubernetes.platform.helm import pinned_release
 
 # Pinned chart versions: a new chart is a reviewed change. ESO 2.x serves external-secrets.io/v1;
 # Fairwinds' vpa 5.0.0 ships VPA 1.7.1 (autoscaling.k8s.io/v1).
@@ -34,7 +34,7 @@ class ClusterServices(pulumi.ComponentResource):
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
         # Only the recommender: VPA gives recommendations and never evicts pods, so it cannot fight the HPA.
-        self.vpa = _release(
+        self.vpa = pinned_release(
             f"{name}-vpa",
             VPA_CHART,
             VPA_NAMESPACE,
@@ -46,7 +46,7 @@ class ClusterServices(pulumi.ComponentResource):
             on_cluster,
         )
 
-        self.external_secrets = _release(
+        self.external_secrets = pinned_release(
             f"{name}-external-secrets",
             EXTERNAL_SECRETS_CHART,
             EXTERNAL_SECRETS_NAMESPACE,
@@ -56,25 +56,3 @@ class ClusterServices(pulumi.ComponentResource):
             on_cluster,
         )
         self.register_outputs({})
-
-
-def _release(
-    resource_name: str,
-    chart: tuple[str, str, str],
-    namespace: str,
-    values: Mapping[str, Any],
-    opts: pulumi.ResourceOptions,
-) -> k8s.helm.v3.Release:
-    """A Helm release of a pinned chart version, in its own namespace."""
-    chart_name, version, repo = chart
-    return k8s.helm.v3.Release(
-        resource_name,
-        name=chart_name,
-        chart=chart_name,
-        version=version,
-        repository_opts={"repo": repo},
-        namespace=namespace,
-        create_namespace=True,
-        values=dict(values),
-        opts=opts,
-    )

@@ -22,6 +22,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.kubernetes.platform.helm import pinned_release
+from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.config.monitoring import MonitoringConfig
 
 NAMESPACE = "monitoring"
@@ -122,7 +124,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=on_cluster,
         )
         in_namespace = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
-        self.crds = _release(f"{name}-crds", CRDS_CHART, {}, in_namespace)
+        self.crds = pinned_release(f"{name}-crds", CRDS_CHART, NAMESPACE, {}, in_namespace, create_namespace=False)
         placement = {"nodeSelector": args.node_selector, "tolerations": args.tolerations}
         values: dict[str, Any] = {
             "fullnameOverride": "kps",
@@ -163,7 +165,7 @@ class Monitoring(pulumi.ComponentResource):
         )
         receiver_secrets = self._receiver_secrets(name, args, namespace) if args.receivers else []
         after_crds = pulumi.ResourceOptions.merge(after_crds, pulumi.ResourceOptions(depends_on=receiver_secrets))
-        self.stack = _release(f"{name}-stack", STACK_CHART, values, after_crds)
+        self.stack = pinned_release(f"{name}-stack", STACK_CHART, NAMESPACE, values, after_crds, create_namespace=False)
         after_stack = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.stack])
         k8s.apiextensions.CustomResource(
             f"{name}-alert-rules",
@@ -203,67 +205,23 @@ class Monitoring(pulumi.ComponentResource):
         """The receivers' secrets, synced by External Secrets as the namespace's `alert-receivers` account, into
         the Secret Alertmanager mounts."""
         opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace, *args.after])
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-{RECEIVERS_ACCOUNT}",
-            metadata={
-                "name": RECEIVERS_ACCOUNT,
-                "namespace": NAMESPACE,
-                "annotations": {"eks.amazonaws.com/role-arn": args.receivers_role_arn},
-            },
-            automount_service_account_token=False,
+        store = irsa_secret_store(
+            name,
+            namespace=NAMESPACE,
+            account=RECEIVERS_ACCOUNT,
+            role_arn=args.receivers_role_arn,
+            region=args.region,
             opts=opts,
         )
-        store = k8s.apiextensions.CustomResource(
-            f"{name}-secret-store",
-            api_version="external-secrets.io/v1",
-            kind="SecretStore",
-            metadata={"name": "aws-secrets-manager", "namespace": NAMESPACE},
-            spec={
-                "provider": {
-                    "aws": {
-                        "service": "SecretsManager",
-                        "region": args.region,
-                        "auth": {"jwt": {"serviceAccountRef": {"name": RECEIVERS_ACCOUNT}}},
-                    }
-                }
-            },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[account]),
-        )
-        secret = k8s.apiextensions.CustomResource(
+        secret = external_secret(
             f"{name}-{RECEIVERS_SECRET}",
-            api_version="external-secrets.io/v1",
-            kind="ExternalSecret",
-            metadata={
-                "name": RECEIVERS_SECRET,
-                "namespace": NAMESPACE,
-                "annotations": {"pulumi.com/waitFor": "condition=Ready"},
-            },
-            spec={
-                "refreshInterval": "1h",
-                "secretStoreRef": {"kind": "SecretStore", "name": "aws-secrets-manager"},
-                "target": {"name": RECEIVERS_SECRET, "creationPolicy": "Owner"},
-                "data": [
-                    {"secretKey": receiver_name, "remoteRef": {"key": receiver["secretArn"]}}
-                    for receiver_name, receiver in sorted(args.receivers.items())
-                ],
-            },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[store]),
+            name=RECEIVERS_SECRET,
+            namespace=NAMESPACE,
+            data=[
+                {"secretKey": receiver_name, "remoteRef": {"key": receiver["secretArn"]}}
+                for receiver_name, receiver in sorted(args.receivers.items())
+            ],
+            store=store,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )
         return [secret]
-
-
-def _release(
-    resource_name: str, chart: tuple[str, str, str], values: Mapping[str, Any], opts: pulumi.ResourceOptions
-) -> k8s.helm.v3.Release:
-    chart_name, version, repo = chart
-    return k8s.helm.v3.Release(
-        resource_name,
-        name=chart_name,
-        chart=chart_name,
-        version=version,
-        repository_opts={"repo": repo},
-        namespace=NAMESPACE,
-        create_namespace=False,
-        values=dict(values),
-        opts=opts,
-    )

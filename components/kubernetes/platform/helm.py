@@ -1,0 +1,34 @@
+"""A Helm release of a pinned chart version: a new chart version is a reviewed change of the component that
+names it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+def pinned_release(
+    resource_name: str,
+    chart: tuple[str, str, str],
+    namespace: str,
+    values: Mapping[str, Any],
+    opts: pulumi.ResourceOptions,
+    *,
+    create_namespace: bool = True,
+) -> k8s.helm.v3.Release:
+    """`chart` is (name, version, repository URL); the release takes the chart's name."""
+    chart_name, version, repo = chart
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=chart_name,
+        chart=chart_name,
+        version=version,
+        repository_opts={"repo": repo},
+        namespace=namespace,
+        create_namespace=create_namespace,
+        values=dict(values),
+        opts=opts,
+    )
