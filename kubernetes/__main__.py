@@ -18,6 +18,7 @@ from components.kubernetes.platform.cluster_services import ClusterServices, Clu
 from components.kubernetes.platform.monitoring import Monitoring, MonitoringArgs
 from components.kubernetes.platform.storage_classes import StorageClasses, StorageClassesArgs
 from philosophy_infra.aws_layer import AwsLayerOutputs
+from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.kubernetes import load_kubernetes_config
 from philosophy_infra.service import API, APP_NAMESPACE, CLUSTER_READERS_GROUP, SCHEMA_ADMIN, SECRET_READER, WORKER
 
@@ -108,7 +109,9 @@ monitoring = Monitoring(
         node_selector=monitoring_nodes["nodeSelector"],
         tolerations=monitoring_nodes["tolerations"],
         app_namespace=APP_NAMESPACE,
-        scraped_app=API,
+        scraped_apps=[API, WORKER],
+        # `protect` is an option, not an input: it needs the value now.
+        protected=DataProtection(aws_layer.value_now("dataProtection")) is DataProtection.PROTECTED,
         receivers=aws_layer.value_now("alertReceivers"),
         receivers_role_arn=aws_layer.value_now("alertReceiversRoleArn"),
         region=aws_layer.text("region"),

@@ -21,6 +21,7 @@ from philosophy_infra.layers import LayerName
 from philosophy_infra.stack_plan import StackPlan
 from tests.conftest import ROOT, encode, raw_config, run_stack
 
+CHART_VALUES = Path(__file__).parent / "data" / "charts" / "kube-prometheus-stack-88.5.3-values.yaml"
 RECEIVERS = [
     {"name": "oncall", "type": "pagerduty", "severities": ["critical"]},
     {"name": "team-chat", "type": "slack", "severities": ["critical", "warning"]},
@@ -100,12 +101,22 @@ def test_alertmanager_mounts_the_synced_secret_and_routes_by_severity(with_recei
     assert "/etc/alertmanager/secrets/alert-receivers/oncall" in text and "https://" not in text
 
 
+def merged(defaults: Any, values: Any) -> Any:
+    """Helm's merge of user values over a chart's: maps deep-merged, everything else replaced."""
+    if isinstance(defaults, dict) and isinstance(values, dict):
+        return {k: merged(defaults.get(k), values[k]) if k in values else defaults[k] for k in {*defaults, *values}}
+    return values
+
+
 @pytest.mark.parametrize(
     "receivers", [{}, {r["name"]: {**r, "secretArn": "arn:x"} for r in RECEIVERS}], ids=["none", "two"]
 )
-def test_amtool_accepts_the_config(tmp_path: Path, receivers: dict[str, Any]) -> None:
+def test_amtool_accepts_the_config_alertmanager_gets(tmp_path: Path, receivers: dict[str, Any]) -> None:
+    """What Alertmanager runs is the chart's default config with ours merged over it (kube-prometheus-stack
+    88.5.3's values.yaml, vendored)."""
+    chart = yaml.safe_load(CHART_VALUES.read_text())
     config = tmp_path / "alertmanager.yml"
-    config.write_text(yaml.safe_dump(alertmanager_config(receivers)))
+    config.write_text(yaml.safe_dump(merged(chart["alertmanager"]["config"], alertmanager_config(receivers))))
     result = subprocess.run([amtool(), "check-config", str(config)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -121,22 +121,52 @@ def test_the_alert_rules_are_the_promtool_tested_file_and_valid_for_the_operator
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_prometheus_scrapes_the_api_through_a_pod_monitor(stack: str, request: pytest.FixtureRequest) -> None:
+def test_prometheus_scrapes_the_api_and_the_worker_through_pod_monitors(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    """The worker, not the api, calls the LLM API: its metrics feed ClaudeAPIFailure."""
     plan = stack_plan(request, stack)
-    monitor = custom(plan, "PodMonitor").inputs
-    validate(monitor, "podmonitors")
-    assert monitor["metadata"]["namespace"] == "philosophy-app"
-    assert monitor["spec"]["selector"] == {"matchLabels": {"app": "philosophy-api"}}
-    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
-    [api] = [
-        r.inputs
-        for r in plan.of_type("kubernetes:apps/v1:Deployment")
-        if r.inputs["metadata"]["name"] == "philosophy-api"
-    ]
-    ports = {p["name"]: p["containerPort"] for p in api["spec"]["template"]["spec"]["containers"][0]["ports"]}
-    assert endpoint["port"] in ports and endpoint["path"] == "/metrics"
-    # The alerts group by `service`.
-    assert {"sourceLabels": ["__meta_kubernetes_pod_label_app"], "targetLabel": "service"} in endpoint["relabelings"]
+    monitors = [r.inputs for r in plan.resources if r.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"]
+    assert sorted(m["spec"]["selector"]["matchLabels"]["app"] for m in monitors) == ["claude-worker", "philosophy-api"]
+    policies = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r.inputs["metadata"]["namespace"] == "philosophy-app"
+    }
+    for monitor in monitors:
+        validate(monitor, "podmonitors")
+        app = monitor["spec"]["selector"]["matchLabels"]["app"]
+        assert monitor["metadata"]["namespace"] == "philosophy-app"
+        [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+        [deployment] = [
+            r.inputs for r in plan.of_type("kubernetes:apps/v1:Deployment") if r.inputs["metadata"]["name"] == app
+        ]
+        ports = {
+            p["name"]: p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+        }
+        assert endpoint["port"] in ports and endpoint["path"] == "/metrics", app
+        # The pods admit Prometheus: default-deny would refuse the scrape otherwise.
+        admitted = [
+            rule
+            for rule in policies[app].get("ingress", [])
+            if {"protocol": "TCP", "port": ports["metrics"]} in rule["ports"]
+            and {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in rule["from"]
+        ]
+        assert admitted, app
+        # The alerts group by `service`.
+        assert {"sourceLabels": ["__meta_kubernetes_pod_label_app"], "targetLabel": "service"} in endpoint[
+            "relabelings"
+        ]
+
+
+def test_the_crds_outlive_their_release_and_the_release_is_protected_in_prod(
+    prod_plan: StackPlan, staging_plan: StackPlan
+) -> None:
+    """Deleting the CRDs deletes every Prometheus, Alertmanager, rule and monitor of every namespace."""
+    for plan, protected in ((prod_plan, True), (staging_plan, False)):
+        crds = release(plan, "prometheus-operator-crds")
+        assert crds.inputs["values"] == {"crds": {"annotations": {"helm.sh/resource-policy": "keep"}}}
+        assert crds.protect is protected
 
 
 def test_the_monitoring_namespace_is_privileged_and_says_why(prod_plan: StackPlan) -> None:

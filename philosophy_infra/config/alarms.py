@@ -31,7 +31,6 @@ class DatabaseThresholds(Model):
     free_memory_mib: int = Field(default=256, ge=1)
     free_storage_gib: int = Field(default=10, ge=1)
     connections: int = Field(default=400, ge=1)
-    replica_lag_seconds: int = Field(default=60, ge=1)
 
 
 class CacheThresholds(Model):

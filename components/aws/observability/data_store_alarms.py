@@ -1,10 +1,14 @@
 """CloudWatch alarms on the database and the cache, to one KMS-encrypted SNS topic: they fire from AWS's own
 metrics, so they work when the cluster, and the Prometheus in it, is down.
 
-- RDS (per instance): CPU, freeable memory, free storage, connections, replica lag.
+- RDS (per instance): CPU, freeable memory, free storage, connections. No replica lag: a Multi-AZ standby
+  reports none, so that alarm would stay OK forever; it comes with a read replica.
 - ElastiCache (per node, which is how ElastiCache reports engine metrics): engine CPU, memory used, evictions,
-  replication lag (replicas only).
-A metric that is absent (no replica, no traffic) does not breach. The alarm and OK transitions both notify.
+  replication lag.
+A missing metric shows as "insufficient data" (an instance that stopped reporting is not called healthy), but
+for the ones that are absent by nature: evictions when nothing is evicted, replication lag on a primary. The
+alarm and OK transitions both notify. The cache nodes' IDs follow ElastiCache's naming for the configured shards
+and replicas; after a reshard or a replica count change, the next `pulumi up` watches the new ones.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class Threshold:
     value: float
     statistic: str
     unit_note: str
+    missing_data: str = "missing"
+    """`notBreaching` only where the metric is absent by nature."""
 
 
 def cache_node_ids(replication_group_id: str, shards: int, replicas_per_shard: int, cluster_mode: bool) -> list[str]:
@@ -51,7 +57,6 @@ def database_thresholds(settings: AlarmsConfig) -> dict[str, Threshold]:
             "FreeStorageSpace", "LessThanThreshold", t.free_storage_gib * GIB, "Minimum", f"{t.free_storage_gib} GiB"
         ),
         "connections": Threshold("DatabaseConnections", "GreaterThanThreshold", t.connections, "Maximum", ""),
-        "replica-lag": Threshold("ReplicaLag", "GreaterThanThreshold", t.replica_lag_seconds, "Maximum", "s"),
     }
 
 
@@ -60,9 +65,12 @@ def cache_thresholds(settings: AlarmsConfig) -> dict[str, Threshold]:
     return {
         "engine-cpu": Threshold("EngineCPUUtilization", "GreaterThanThreshold", t.engine_cpu_percent, "Average", "%"),
         "memory": Threshold("DatabaseMemoryUsagePercentage", "GreaterThanThreshold", t.memory_percent, "Average", "%"),
-        "evictions": Threshold("Evictions", "GreaterThanThreshold", t.evictions_per_minute, "Sum", "per minute"),
+        "evictions": Threshold(
+            "Evictions", "GreaterThanThreshold", t.evictions_per_minute, "Sum", "per minute", "notBreaching"
+        ),
+        # Reported by replicas only: a primary has none.
         "replication-lag": Threshold(
-            "ReplicationLag", "GreaterThanThreshold", t.replication_lag_seconds, "Maximum", "s"
+            "ReplicationLag", "GreaterThanThreshold", t.replication_lag_seconds, "Maximum", "s", "notBreaching"
         ),
     }
 
@@ -143,8 +151,7 @@ class DataStoreAlarms(pulumi.ComponentResource):
             evaluation_periods=evaluation_minutes,
             threshold=threshold.value,
             comparison_operator=threshold.comparison,
-            # No replica, no traffic: the metric is absent, which is not a breach.
-            treat_missing_data="notBreaching",
+            treat_missing_data=threshold.missing_data,
             alarm_actions=[topic.arn],
             ok_actions=[topic.arn],
             opts=pulumi.ResourceOptions(parent=self),

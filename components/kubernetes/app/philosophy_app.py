@@ -277,6 +277,9 @@ class PhilosophyApp(pulumi.ComponentResource):
                         {"name": "CLAUDE_API_KEY_SECRET_ARN", "value": args.llm_secret_arn},
                     ],
                     "envFrom": env_from("cache-credentials", "llm-credentials"),
+                    # Its Claude calls (claude_api_requests_total, claude_api_errors_total), scraped by
+                    # Prometheus: the worker, not the api, talks to the LLM API.
+                    "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
                     "resources": resources["worker"],
                     "volumeMounts": [RDS_CA_VOLUME_MOUNT],
                 },
@@ -463,7 +466,8 @@ class PhilosophyApp(pulumi.ComponentResource):
             },
             WORKER: {
                 "podSelector": {"matchLabels": {"app": WORKER}},
-                "policyTypes": ["Egress"],
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": from_monitoring, "ports": [{"protocol": "TCP", "port": METRICS_PORT}]}],
                 "egress": [database, cache, https],
             },
         }

@@ -83,8 +83,10 @@ class MonitoringArgs:
     node_selector: pulumi.Input[Mapping[str, str]]
     tolerations: pulumi.Input[Sequence[Mapping[str, str]]]
     app_namespace: str
-    scraped_app: str
-    """The `app` label of the pods whose `metrics` port Prometheus scrapes."""
+    scraped_apps: Sequence[str]
+    """The `app` labels of the pods whose `metrics` port Prometheus scrapes (a PodMonitor each)."""
+    protected: bool = True
+    """Protected stacks keep the CRDs release: deleting it deletes every monitoring object of every kind."""
     receivers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """The AWS layer's `alertReceivers`: name -> {type, severities, secretArn}. None: alerts stay in the UIs."""
     receivers_role_arn: str = ""
@@ -124,7 +126,16 @@ class Monitoring(pulumi.ComponentResource):
             opts=on_cluster,
         )
         in_namespace = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
-        self.crds = pinned_release(f"{name}-crds", CRDS_CHART, NAMESPACE, {}, in_namespace, create_namespace=False)
+        # The CRDs outlive their release (Helm's keep policy) and the release is protected: a destroy or a
+        # replacement would otherwise delete every Prometheus, Alertmanager, rule and monitor with them.
+        self.crds = pinned_release(
+            f"{name}-crds",
+            CRDS_CHART,
+            NAMESPACE,
+            {"crds": {"annotations": {"helm.sh/resource-policy": "keep"}}},
+            pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(protect=args.protected)),
+            create_namespace=False,
+        )
         placement = {"nodeSelector": args.node_selector, "tolerations": args.tolerations}
         values: dict[str, Any] = {
             "fullnameOverride": "kps",
@@ -176,27 +187,28 @@ class Monitoring(pulumi.ComponentResource):
             opts=after_stack,
         )
         # The operator ignores `prometheus.io/*` annotations: this is what makes Prometheus scrape the service.
-        k8s.apiextensions.CustomResource(
-            f"{name}-{args.scraped_app}-pod-monitor",
-            api_version="monitoring.coreos.com/v1",
-            kind="PodMonitor",
-            metadata={"name": args.scraped_app, "namespace": args.app_namespace},
-            spec={
-                "selector": {"matchLabels": {"app": args.scraped_app}},
-                "podMetricsEndpoints": [
-                    {
-                        "port": "metrics",
-                        "path": "/metrics",
-                        "interval": "15s",
-                        # The alerts group by `service`: the pod's `app` label.
-                        "relabelings": [
-                            {"sourceLabels": ["__meta_kubernetes_pod_label_app"], "targetLabel": "service"}
-                        ],
-                    }
-                ],
-            },
-            opts=after_stack,
-        )
+        for app in args.scraped_apps:
+            k8s.apiextensions.CustomResource(
+                f"{name}-{app}-pod-monitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="PodMonitor",
+                metadata={"name": app, "namespace": args.app_namespace},
+                spec={
+                    "selector": {"matchLabels": {"app": app}},
+                    "podMetricsEndpoints": [
+                        {
+                            "port": "metrics",
+                            "path": "/metrics",
+                            "interval": "15s",
+                            # The alerts group by `service`: the pod's `app` label.
+                            "relabelings": [
+                                {"sourceLabels": ["__meta_kubernetes_pod_label_app"], "targetLabel": "service"}
+                            ],
+                        }
+                    ],
+                },
+                opts=after_stack,
+            )
         self.register_outputs({})
 
     def _receiver_secrets(
