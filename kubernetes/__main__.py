@@ -20,7 +20,15 @@ from components.kubernetes.platform.storage_classes import StorageClasses, Stora
 from philosophy_infra.aws_layer import AwsLayerOutputs
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.kubernetes import load_kubernetes_config
-from philosophy_infra.service import API, APP_NAMESPACE, CLUSTER_READERS_GROUP, SCHEMA_ADMIN, SECRET_READER, WORKER
+from philosophy_infra.service import (
+    API,
+    APP_NAMESPACE,
+    CACHE_SECRET_READER,
+    CLUSTER_READERS_GROUP,
+    SCHEMA_ADMIN,
+    SECRET_READER,
+    WORKER,
+)
 
 config = load_kubernetes_config()
 aws_layer = AwsLayerOutputs(config.aws_layer.stack_name(pulumi.get_stack()))
@@ -115,6 +123,11 @@ monitoring = Monitoring(
         receivers=aws_layer.value_now("alertReceivers"),
         receivers_role_arn=aws_layer.value_now("alertReceiversRoleArn"),
         region=aws_layer.text("region"),
+        cache_address=pulumi.Output.concat(
+            "rediss://", aws_layer.text("cacheEndpoint"), ":", aws_layer.port("cachePort").apply(str)
+        ),
+        cache_secret_arn=aws_layer.text("cacheAuthSecretArn"),
+        cache_reader_role_arn=aws_layer.role_arn(CACHE_SECRET_READER),
         after=[storage.scratch, app, services.external_secrets],
     ),
     opts=on_cluster,

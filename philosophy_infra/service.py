@@ -12,8 +12,10 @@ SECRET_READER = "secrets-reader"
 SCHEMA_NAMESPACE = "philosophy-schema"
 SCHEMA_ADMIN = "schema-admin"
 DATABASE_APP_USER = "philosophy_app"
+# The monitoring namespace's reader of the cache's AUTH token, for the redis exporter (the AI queue's length).
+MONITORING_NAMESPACE, CACHE_SECRET_READER = "monitoring", "cache-secret-reader"
 # Service accounts that get an AWS role, and nothing else does: the websocket has no AWS access.
-SERVICE_ACCOUNTS_WITH_ROLES = (SECRET_READER, API, WORKER, SCHEMA_ADMIN)
+SERVICE_ACCOUNTS_WITH_ROLES = (SECRET_READER, API, WORKER, SCHEMA_ADMIN, CACHE_SECRET_READER)
 
 DATABASE_PORT = 5432
 CACHE_PORT = 6379

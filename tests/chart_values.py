@@ -14,6 +14,7 @@ FREE_FORM = frozenset(
         "resources",
         "securityContext",
         "containerSecurityContext",
+        "podSecurityContext",
         "storageSpec",
     }
 )

@@ -88,7 +88,7 @@ def test_alertmanager_mounts_the_synced_secret_and_routes_by_severity(with_recei
         r.inputs
         for r in kubernetes.resources
         if r.type == "kubernetes:external-secrets.io/v1:ExternalSecret"
-        and r.inputs["metadata"]["namespace"] == "monitoring"
+        and r.inputs["metadata"]["name"] == "alert-receivers"
     ]
     assert {d["secretKey"]: d["remoteRef"]["key"] for d in external["spec"]["data"]} == {
         name: receiver["secretArn"] for name, receiver in exported.items()

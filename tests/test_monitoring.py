@@ -188,3 +188,28 @@ def test_a_bad_retention_is_refused_naming_the_key() -> None:
     with pytest.raises(StackConfigError) as info:
         run_stack("staging", kubernetes_config=encode(raw))
     assert "philosophy-kubernetes:monitoring.prometheusRetention" in str(info.value)
+
+
+def test_the_redis_exporter_reads_the_ai_queue_over_tls_with_the_synced_token(prod_plan: StackPlan) -> None:
+    """HighQueueDepth needs `redis_key_size{key="ai-generation"}`: the exporter, pointed at the cache's
+    configuration endpoint, with the cache's AUTH token from Secrets Manager (its own reader, in `monitoring`)."""
+    exporter = release(prod_plan, "prometheus-redis-exporter")
+    values = exporter.inputs["values"]
+    assert exporter.inputs["version"] == "6.29.0" and exporter.inputs["namespace"] == "monitoring"
+    defaults = yaml.safe_load((DATA / "charts" / "prometheus-redis-exporter-6.29.0-values.yaml").read_text())
+    assert unknown_keys(values, defaults) == []
+    aws = prod_plan.layer(LayerName.AWS).outputs
+    assert values["redisAddress"] == f"rediss://{aws['cacheEndpoint']}:{aws['cachePort']}"
+    assert values["extraArgs"] == {"is-cluster": "true", "check-single-keys": "db0=ai-generation"}
+    assert values["auth"] == {"enabled": True, "secret": {"name": "cache-auth", "key": "password"}}
+    assert values["serviceMonitor"] == {"enabled": True}
+    [token] = [
+        r.inputs
+        for r in prod_plan.resources
+        if r.type == "kubernetes:external-secrets.io/v1:ExternalSecret" and r.inputs["metadata"]["name"] == "cache-auth"
+    ]
+    assert token["spec"]["data"] == [{"secretKey": "password", "remoteRef": {"key": aws["cacheAuthSecretArn"]}}]
+    assert token["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "cache-secret-reader"}
+    # The key of the alert is the key the exporter checks.
+    rules = (ROOT / "monitoring" / "rules" / "philosophy.rules.yaml").read_text()
+    assert 'redis_key_size{key="ai-generation"}' in rules

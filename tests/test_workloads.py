@@ -113,6 +113,8 @@ def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan)
         (NS, "llm-credentials"): {out["llmApiKeySecretArn"]},
         # The master secret only in the schema Job's namespace.
         (SCHEMA_NS, "database-admin"): {out["databaseMasterSecretArn"]},
+        # The cache's token for the redis exporter, in `monitoring`.
+        ("monitoring", "cache-auth"): {out["cacheAuthSecretArn"]},
     }
     store = obj(prod_plan, "SecretStore", "aws-secrets-manager")["spec"]["provider"]["aws"]
     assert (store["service"], store["region"]) == ("SecretsManager", "eu-west-1")
@@ -275,10 +277,13 @@ def test_services_and_service_accounts(prod_plan: Plan) -> None:
         "claude-worker",
         "secrets-reader",
         "schema-admin",
+        "cache-secret-reader",
     }
     assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
     irsa = {n for n, a in accounts.items() if "eks.amazonaws.com/role-arn" in (a["metadata"].get("annotations") or {})}
-    assert irsa == {"philosophy-api", "claude-worker", "secrets-reader", "schema-admin"}, "the websocket has none"
+    assert irsa == {"philosophy-api", "claude-worker", "secrets-reader", "schema-admin", "cache-secret-reader"}, (
+        "the websocket has none"
+    )
 
 
 def test_irsa_roles_are_scoped_to_what_each_workload_needs(prod_plan: Plan) -> None:

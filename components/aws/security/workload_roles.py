@@ -6,6 +6,8 @@ needs. They live in the AWS layer; the Kubernetes layer only annotates its servi
 - `philosophy-api`: reads and writes the assets bucket (and uses its key); logs in to PostgreSQL as the
   application user with IAM database authentication (`rds-db:connect` on that one user).
 - `claude-worker`: reads its LLM API key; logs in to PostgreSQL like the api.
+- `cache-secret-reader` (namespace `monitoring`): the redis exporter's SecretStore; reads the cache's AUTH
+  token only.
 - `schema-admin` (namespace `philosophy-schema`): the schema Job's SecretStore; the only reader of the RDS master
   secret, with which the Job creates the extension, the application user and its grants, and runs migrations.
 The websocket gets no role, so no AWS credentials.
@@ -25,7 +27,9 @@ from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.service import (
     API,
     APP_NAMESPACE,
+    CACHE_SECRET_READER,
     DATABASE_APP_USER,
+    MONITORING_NAMESPACE,
     SCHEMA_ADMIN,
     SCHEMA_NAMESPACE,
     SECRET_READER,
@@ -45,6 +49,8 @@ class WorkloadRolesArgs:
     """The KMS keys of those secrets."""
     llm_secret_arn: pulumi.Input[str]
     app_secrets_key_arn: pulumi.Input[str]
+    cache_secret_arn: pulumi.Input[str]
+    cache_key_arn: pulumi.Input[str]
     database_master_secret_arn: pulumi.Input[str]
     database_key_arn: pulumi.Input[str]
     database_user_arn: pulumi.Input[str]
@@ -79,6 +85,12 @@ class WorkloadRoles(pulumi.ComponentResource):
                 APP_NAMESPACE,
                 pulumi.Output.all(args.llm_secret_arn, args.app_secrets_key_arn, connect).apply(
                     lambda v: with_database_login(read_secrets_policy([v[0]], [v[1]], region), v[2])
+                ),
+            ),
+            CACHE_SECRET_READER: (
+                MONITORING_NAMESPACE,
+                pulumi.Output.all(args.cache_secret_arn, args.cache_key_arn).apply(
+                    lambda v: read_secrets_policy([v[0]], [v[1]], region)
                 ),
             ),
             SCHEMA_ADMIN: (

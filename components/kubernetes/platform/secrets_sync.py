@@ -23,6 +23,7 @@ def irsa_secret_store(
     role_arn: pulumi.Input[str],
     region: pulumi.Input[str],
     opts: pulumi.ResourceOptions,
+    store_name: str = STORE_NAME,
 ) -> k8s.apiextensions.CustomResource:
     """The namespace's ServiceAccount (annotated with its IRSA role, no token mounted) and its SecretStore,
     which only that account's role can use: a SecretStore elsewhere gets nothing."""
@@ -40,7 +41,7 @@ def irsa_secret_store(
         f"{resource_name}-secret-store",
         api_version="external-secrets.io/v1",
         kind="SecretStore",
-        metadata={"name": STORE_NAME, "namespace": namespace},
+        metadata={"name": store_name, "namespace": namespace},
         spec={
             "provider": {
                 "aws": {
@@ -64,6 +65,7 @@ def external_secret(
     refresh_interval: str = "1h",
     store: k8s.apiextensions.CustomResource,
     opts: pulumi.ResourceOptions,
+    store_name: str = STORE_NAME,
 ) -> k8s.apiextensions.CustomResource:
     """A Kubernetes Secret `name` kept in sync from Secrets Manager. `pulumi up` waits until the operator has
     synced it, and fails there, naming it, if the value is missing."""
@@ -77,7 +79,7 @@ def external_secret(
         metadata={"name": name, "namespace": namespace, "annotations": {"pulumi.com/waitFor": "condition=Ready"}},
         spec={
             "refreshInterval": refresh_interval,
-            "secretStoreRef": {"kind": "SecretStore", "name": STORE_NAME},
+            "secretStoreRef": {"kind": "SecretStore", "name": store_name},
             "target": target,
             "data": list(data),
         },
