@@ -14,7 +14,7 @@ import pulumi_aws as aws
 from components.aws.cluster.autoscaler_role import AutoscalerRole, AutoscalerRoleArgs
 from components.aws.cluster.eks_addons import EksAddons, EksAddonsArgs
 from components.aws.cluster.eks_cluster import EksCluster, EksClusterArgs
-from components.aws.cluster.node_group import NodeGroup, NodeGroupArgs
+from components.aws.cluster.node_group import NodeGroup, NodeGroupArgs, node_group_name_prefix
 from components.aws.data.assets_bucket import AssetsBucket, AssetsBucketArgs
 from components.aws.data.cache import Cache, CacheArgs
 from components.aws.data.database import Database, DatabaseArgs
@@ -24,6 +24,7 @@ from components.aws.delivery.kubernetes_roles import KubernetesLayerRoles, Kuber
 from components.aws.network.network import Network, NetworkArgs
 from components.aws.observability.alert_receivers import AlertReceivers, AlertReceiversArgs
 from components.aws.observability.data_store_alarms import DataStoreAlarms, DataStoreAlarmsArgs, cache_node_ids
+from components.aws.observability.node_capacity_alarms import NodeCapacityAlarms, NodeCapacityAlarmsArgs
 from components.aws.security.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.security.role_limits import RoleLimits
 from components.aws.security.workload_roles import WorkloadRoles, WorkloadRolesArgs, database_user_arn
@@ -222,6 +223,20 @@ alarms = DataStoreAlarms(
             cluster_mode=config.cache.cluster_mode is ClusterMode.ENABLED,
         ),
         data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+
+# Whether the node groups can grow: launch failures as they happen, and the account's EC2 vCPU quota.
+NodeCapacityAlarms(
+    "node-capacity",
+    NodeCapacityAlarmsArgs(
+        name_prefix=names.prefix,
+        groups={key: (group.instance_types, group.capacity_type) for key, group in config.node_groups.items()},
+        group_name_prefixes=[node_group_name_prefix(names.prefix, key) for key in config.node_groups],
+        vcpu_quota_percent=config.alarms.nodes.vcpu_quota_percent,
+        evaluation_minutes=config.alarms.evaluation_minutes,
+        topic_arn=alarms.topic_arn,
     ),
     opts=with_aws,
 )

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
+from components.aws.cluster.node_group import node_group_name_prefix
 from components.aws.observability.data_store_alarms import cache_node_ids
+from components.aws.observability.node_capacity_alarms import quota_classes, vcpu_quota_class
 from philosophy_infra.config.base import StackConfigError
+from philosophy_infra.config.cluster import CapacityType
 from philosophy_infra.plan import Plan
 from tests.conftest import encode, raw_config, run_stack, stack_yaml
 
@@ -18,7 +21,8 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
 def alarms(plan: Plan) -> list[dict[str, Any]]:
-    return [a.inputs for a in plan.of_type(ALARM)]
+    """The data stores' alarms (one metric each; the capacity alarms are metric math)."""
+    return [a.inputs for a in plan.of_type(ALARM) if "metricName" in a.inputs]
 
 
 def test_cache_node_ids_follow_elasticache_naming() -> None:
@@ -74,7 +78,7 @@ def test_alarms_reach_one_encrypted_topic_cloudwatch_may_publish_to(prod_plan: P
     [statement] = [
         s for s in json.loads(key.inputs["policy"])["Statement"] if s["Sid"] == "ServicesUseTheKeyForThisAccount"
     ]
-    assert statement["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]}
+    assert statement["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]}
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     # No subscriptions in the committed stacks: the alarms show in the console until someone is named.
     assert prod_plan.of_type("aws:sns/topicSubscription:TopicSubscription") == []
@@ -96,3 +100,108 @@ def test_subscriptions_come_from_config_and_bad_endpoints_are_refused() -> None:
     with pytest.raises(StackConfigError) as info:
         run_stack("staging", encode(raw))
     assert "philosophy-infra:alarms.subscriptions[0].endpoint" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "quota_class"),
+    [
+        ("m7i.large", "Standard"),
+        ("c5.xlarge", "Standard"),
+        ("r7g.2xlarge", "Standard"),
+        ("t3.medium", "Standard"),
+        ("im4gn.large", "Standard"),
+        ("inf2.xlarge", "Inf"),
+        ("g6.xlarge", "G"),
+        ("vt1.3xlarge", "G"),
+        ("p5.48xlarge", "P"),
+        ("trn1.32xlarge", "Trn"),
+        ("x2idn.16xlarge", "X"),
+        ("dl1.24xlarge", "DL"),
+        ("hpc7g.16xlarge", None),
+        ("mac2.metal", None),
+        ("u-6tb1.metal", None),
+    ],
+)
+def test_instance_types_count_against_their_vcpu_quota_class(instance_type: str, quota_class: str | None) -> None:
+    assert vcpu_quota_class(instance_type) == quota_class
+
+
+def test_quota_classes_follow_the_groups_purchase_options() -> None:
+    groups = {
+        "general": (["m7i.large", "m6i.large"], CapacityType.ON_DEMAND),
+        "gpu": (["g6.xlarge"], CapacityType.SPOT),
+        "batch": (["c7i.large"], CapacityType.SPOT),
+    }
+    assert quota_classes(groups) == ["G/Spot", "Standard/OnDemand", "Standard/Spot"]
+
+
+def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """EventBridge's matching, for the operators this program uses: a list of values or of `prefix` objects."""
+    for key, wanted in pattern.items():
+        if isinstance(wanted, dict):
+            if not isinstance(event.get(key), dict) or not matches(wanted, event[key]):
+                return False
+        elif not any(
+            (isinstance(w, dict) and str(event.get(key, "")).startswith(w["prefix"])) or w == event.get(key)
+            for w in wanted
+        ):
+            return False
+    return True
+
+
+def test_node_group_launch_failures_reach_the_alarm_topic(prod_plan: Plan) -> None:
+    rule = prod_plan.one("aws:cloudwatch/eventRule:EventRule", "node-capacity-launch-failures")
+    pattern = json.loads(rule.inputs["eventPattern"])
+    groups = stack_yaml("prod")["config"]["philosophy-infra:nodeGroups"]
+    # What EKS names a managed node group's Auto Scaling group: `eks-<node group name>-<id>`.
+    for key in groups:
+        name = f"{node_group_name_prefix('philosophy-prod', key)}20261126015500123400000001"
+        event = {
+            "source": "aws.autoscaling",
+            "detail-type": "EC2 Instance Launch Unsuccessful",
+            "detail": {"AutoScalingGroupName": f"eks-{name}-12c6f0e4-8f3a-4d5b-9c1e-0123456789ab"},
+        }
+        assert matches(pattern, event), key
+        assert not matches(pattern, {**event, "detail-type": "EC2 Instance Launch Successful"})
+    other = {
+        "source": "aws.autoscaling",
+        "detail-type": "EC2 Instance Launch Unsuccessful",
+        "detail": {"AutoScalingGroupName": "eks-philosophy-staging-general-2026-12c6f0e4"},
+    }
+    assert not matches(pattern, other)
+    # The node groups are named with exactly the prefix the rule matches.
+    prefixes = {g.inputs["nodeGroupNamePrefix"] for g in prod_plan.of_type("eks:index:ManagedNodeGroup")}
+    assert prefixes == {f"philosophy-prod-{key}-" for key in groups}
+    [target] = prod_plan.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    assert target.inputs["arn"] == prod_plan.outputs["alarmTopicArn"]
+    policy = json.loads(prod_plan.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    [events] = [s for s in policy["Statement"] if s["Principal"] == {"Service": "events.amazonaws.com"}]
+    assert events["Action"] == "sns:Publish"
+    assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_vcpu_quota_alarm_is_usage_over_the_quota_with_the_stacks_threshold(prod_plan: Plan) -> None:
+    want = stack_yaml("prod")["config"]["philosophy-infra:alarms"]["nodes"]["vcpuQuotaPercent"]
+    [alarm] = [a.inputs for a in prod_plan.of_type(ALARM) if "metricQueries" in a.inputs]
+    usage, percent = alarm["metricQueries"]
+    assert usage["metric"]["namespace"] == "AWS/Usage" and usage["metric"]["metricName"] == "ResourceCount"
+    assert usage["metric"]["dimensions"] == {
+        "Service": "EC2",
+        "Type": "Resource",
+        "Resource": "vCPU",
+        "Class": "Standard/OnDemand",
+    }
+    assert percent["expression"] == f"100 * {usage['id']} / SERVICE_QUOTA({usage['id']})"
+    assert percent["returnData"] is True and not usage.get("returnData")
+    assert alarm["threshold"] == want and alarm["comparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["alarmActions"] == [prod_plan.outputs["alarmTopicArn"]]
+
+
+def test_a_node_group_prefix_eks_cannot_hold_is_refused() -> None:
+    raw = raw_config("staging")
+    groups = raw["philosophy-infra:nodeGroups"]
+    groups["a-rather-long-node-group-key"] = groups.pop(next(iter(groups)))
+    with pytest.raises(StackConfigError) as info:
+        run_stack("staging", encode(raw))
+    message = str(info.value)
+    assert "philosophy-infra:nodeGroups.a-rather-long-node-group-key" in message and "at most 37" in message

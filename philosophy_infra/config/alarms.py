@@ -1,5 +1,5 @@
-"""CloudWatch alarms of the data stores (`philosophy-infra:alarms`): thresholds, and who is told. They work when
-the cluster (and the Prometheus in it) is down."""
+"""CloudWatch alarms of the data stores and the node groups' capacity (`philosophy-infra:alarms`): thresholds, and
+who is told. They work when the cluster (and the Prometheus in it) is down."""
 
 from __future__ import annotations
 
@@ -40,11 +40,18 @@ class CacheThresholds(Model):
     replication_lag_seconds: int = Field(default=30, ge=1)
 
 
+class NodeThresholds(Model):
+    vcpu_quota_percent: float = Field(default=80, gt=0, le=100)
+    """The account's running vCPUs of the node groups' instance classes, as a share of the EC2 quota: above it
+    the node groups may not be able to grow."""
+
+
 class AlarmsConfig(Model):
     subscriptions: list[Subscription] = Field(default_factory=list)
     """Who the alarm topic tells. None: the alarms still show in the CloudWatch console."""
     database: DatabaseThresholds = Field(default_factory=DatabaseThresholds)
     cache: CacheThresholds = Field(default_factory=CacheThresholds)
+    nodes: NodeThresholds = Field(default_factory=NodeThresholds)
     evaluation_minutes: int = Field(default=5, ge=1, le=60)
     """How many consecutive one-minute periods must breach before an alarm fires."""
 

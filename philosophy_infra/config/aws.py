@@ -33,9 +33,11 @@ from philosophy_infra.config.network import NetworkConfig
 from philosophy_infra.config.placeholders import RunMode, check_placeholders, run_mode
 from philosophy_infra.config.runner import DeployRunnerConfig
 from philosophy_infra.config.search import SearchConfig
+from philosophy_infra.naming import Naming
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
 _NODE_GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+NODE_GROUP_PREFIX_MAX = 63 - 26
 
 
 class AwsStackConfig(LayerModel):
@@ -75,6 +77,13 @@ class AwsStackConfig(LayerModel):
             if not _NODE_GROUP_NAME.fullmatch(name):
                 yield ConfigIssue(
                     f"nodeGroups.{name}", name, "node group keys are 1-31 lowercase letters, digits or dashes"
+                )
+            elif len(prefix := f"{Naming(self.environment).prefix}-{name}-") > NODE_GROUP_PREFIX_MAX:
+                yield ConfigIssue(
+                    f"nodeGroups.{name}",
+                    name,
+                    f"the node group's name prefix {prefix!r} must be at most {NODE_GROUP_PREFIX_MAX} characters "
+                    "(EKS allows 63, the provider appends 26): shorten the key or the environment",
                 )
             yield from group.issues(f"nodeGroups.{name}")
         if not network_issues:

@@ -44,6 +44,12 @@ class NodeGroupArgs:
     """The stack's common tags: the provider's default tags never reach what a launch template tags."""
 
 
+def node_group_name_prefix(name_prefix: str, key: str) -> str:
+    """EKS names the group's Auto Scaling group `eks-<node group name>-<id>`: this prefix is how the capacity
+    alarms find a group's launch failures. The provider appends 26 characters; EKS allows 63 in all."""
+    return f"{name_prefix}-{key}-"
+
+
 class NodeGroup(pulumi.ComponentResource):
     node_group: eks.ManagedNodeGroup
     role_arn: pulumi.Output[str]
@@ -112,6 +118,8 @@ class NodeGroup(pulumi.ComponentResource):
         self.node_group = eks.ManagedNodeGroup(
             f"{name}-mng",
             cluster=args.cluster,
+            # A prefix, not a name: replacing a group (new instance types) creates the new one first.
+            node_group_name_prefix=node_group_name_prefix(args.name_prefix, name),
             node_role=role,
             operating_system=eks.OperatingSystem.AL2023,
             version=args.kubernetes_version,

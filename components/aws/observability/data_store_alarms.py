@@ -13,6 +13,7 @@ and replicas; after a reshard or a replica count change, the next `pulumi up` wa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -75,6 +76,43 @@ def cache_thresholds(settings: AlarmsConfig) -> dict[str, Threshold]:
     }
 
 
+def topic_policy(topic_arn: str, account: str) -> str:
+    """The account's own principals (the SNS default, written down, since a policy replaces it) and EventBridge
+    rules of this account."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountUsesTheTopic",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": [
+                        "sns:GetTopicAttributes",
+                        "sns:SetTopicAttributes",
+                        "sns:AddPermission",
+                        "sns:RemovePermission",
+                        "sns:DeleteTopic",
+                        "sns:Subscribe",
+                        "sns:ListSubscriptionsByTopic",
+                        "sns:Publish",
+                    ],
+                    "Resource": topic_arn,
+                    "Condition": {"StringEquals": {"AWS:SourceOwner": account}},
+                },
+                {
+                    "Sid": "EventBridgeRulesOfThisAccountPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                },
+            ],
+        }
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class DataStoreAlarmsArgs:
     name_prefix: str
@@ -96,8 +134,9 @@ class DataStoreAlarms(pulumi.ComponentResource):
                 description=f"{args.name_prefix}: the alarm topic",
                 alias=f"{args.name_prefix}-alarms",
                 data_protection=args.data_protection,
-                # CloudWatch publishes the alarms to the encrypted topic.
-                service_users=("cloudwatch.amazonaws.com",),
+                # CloudWatch publishes the alarms to the encrypted topic, EventBridge the node groups' launch
+                # failures (NodeCapacityAlarms).
+                service_users=("cloudwatch.amazonaws.com", "events.amazonaws.com"),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -106,6 +145,14 @@ class DataStoreAlarms(pulumi.ComponentResource):
             display_name=f"{args.name_prefix} alarms",
             kms_master_key_id=key.key_arn,
             opts=pulumi.ResourceOptions(parent=self),
+        )
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(topic.arn, account).apply(lambda ta: topic_policy(ta[0], ta[1])),
+            opts=pulumi.ResourceOptions(parent=topic),
         )
         for i, sub in enumerate(s.subscriptions):
             aws.sns.TopicSubscription(
