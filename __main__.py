@@ -266,6 +266,7 @@ roles = WorkloadRoles(
         cache_key_arn=cache.key_arn,
         database_master_secret_arn=database.master_secret_arn,
         database_key_arn=database.key_arn,
+        database_monitor_secret_arn=database.monitor_secret_arn,
         database_user_arn=database_user,
         assets_bucket_arn=assets.bucket_arn,
         assets_key_arn=assets.kms_key_arn,
@@ -328,6 +329,8 @@ pulumi.export("databaseName", database.database_name)
 pulumi.export("databaseAppUser", DATABASE_APP_USER)
 pulumi.export("databaseMasterSecretArn", database.master_secret_arn)
 pulumi.export("databaseResourceId", database.resource_id)
+pulumi.export("databaseMonitorSecretArn", database.monitor_secret_arn)
+pulumi.export("databaseMonitorVerifier", database.monitor_password_verifier)
 # Named as ElastiCache names them: clients of a sharded cache must start from the configuration endpoint.
 cache_mode_endpoint = "Configuration" if config.cache.cluster_mode is ClusterMode.ENABLED else "Primary"
 pulumi.export(f"cache{cache_mode_endpoint}Endpoint", cache.endpoint)

@@ -70,6 +70,7 @@ schema = DatabaseSchema(
         database_name=aws_layer.text("databaseName"),
         master_secret_arn=aws_layer.text("databaseMasterSecretArn"),
         admin_role_arn=aws_layer.role_arn(SCHEMA_ADMIN),
+        monitor_verifier=aws_layer.text("databaseMonitorVerifier"),
         migrations_image=config.workloads.image("api"),
         database_cidrs=aws_layer.cidrs("databaseSubnetCidrs"),
         after=[services.external_secrets],

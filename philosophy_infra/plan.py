@@ -14,6 +14,7 @@ each run on a fresh event loop and a fresh runtime.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
@@ -124,6 +125,9 @@ class PlanMocks(Mocks):
         elif args.typ == "random:index/randomPassword:RandomPassword":
             # Marked secret by the SDK (additional_secret_outputs), so the plan shows it masked.
             state["result"] = f"offline-plan-{_short_hash(args.name)}"
+        elif args.typ == "random:index/randomBytes:RandomBytes":
+            raw = hashlib.sha256(args.name.encode()).digest()[: int(state.get("length", 16))]
+            state |= {"base64": base64.b64encode(raw).decode(), "hex": raw.hex()}
         elif args.typ == "random:index/randomId:RandomId":
             state["hex"] = hashlib.sha256(args.name.encode()).hexdigest()[: 2 * int(state.get("byteLength", 4))]
         return resource_id, state

@@ -12,10 +12,24 @@ SECRET_READER = "secrets-reader"
 SCHEMA_NAMESPACE = "philosophy-schema"
 SCHEMA_ADMIN = "schema-admin"
 DATABASE_APP_USER = "philosophy_app"
+# postgres-exporter's login (`pg_monitor`, password from Secrets Manager), created by the schema Job.
+DATABASE_MONITOR_USER = "philosophy_monitor"
 # The monitoring namespace's reader of the cache's AUTH token, for the redis exporter (the AI queue's length).
 MONITORING_NAMESPACE, CACHE_SECRET_READER = "monitoring", "cache-secret-reader"
+# The monitoring namespace's reader of the monitoring user's secret, for postgres-exporter.
+DATABASE_MONITOR_READER = "database-monitor-reader"
+# YACE, which reads the data stores' CloudWatch metrics into Prometheus.
+CLOUDWATCH_EXPORTER = "cloudwatch-exporter"
 # Service accounts that get an AWS role, and nothing else does: the websocket has no AWS access.
-SERVICE_ACCOUNTS_WITH_ROLES = (SECRET_READER, API, WORKER, SCHEMA_ADMIN, CACHE_SECRET_READER)
+SERVICE_ACCOUNTS_WITH_ROLES = (
+    SECRET_READER,
+    API,
+    WORKER,
+    SCHEMA_ADMIN,
+    CACHE_SECRET_READER,
+    DATABASE_MONITOR_READER,
+    CLOUDWATCH_EXPORTER,
+)
 
 DATABASE_PORT = 5432
 CACHE_PORT = 6379

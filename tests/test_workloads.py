@@ -443,14 +443,26 @@ def test_the_schema_job_prepares_the_database_once_per_release(prod_plan: Plan, 
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES",
     ):
         assert statement in sql, statement
-    assert "PASSWORD" not in sql.upper() and "SUPERUSER" not in sql.upper() and "CREATEROLE" not in sql.upper()
-    # What psql receives is the env value after Kubernetes' expansion: it must parse as PostgreSQL (libpg_query,
-    # through pglast), statement for statement.
-    received = kubernetes_env_value(sql)
+    assert "SUPERUSER" not in sql.upper() and "CREATEROLE" not in sql.upper()
+    # The monitoring user: statistics only, and a password only as the verifier psql substitutes from a Secret.
+    assert "CREATE ROLE philosophy_monitor LOGIN;" in sql and "GRANT pg_monitor TO philosophy_monitor;" in sql
+    assert [line for line in sql.splitlines() if "PASSWORD" in line.upper()] == [
+        "ALTER ROLE philosophy_monitor WITH LOGIN PASSWORD :'monitor_verifier';"
+    ]
+    assert setup["command"][-1].endswith('psql -v ON_ERROR_STOP=1 -v monitor_verifier="$MONITOR_VERIFIER"')
+    assert env["MONITOR_VERIFIER"]["valueFrom"]["secretKeyRef"] == {"name": "monitor-verifier", "key": "verifier"}
+    verifier_secret = prod_plan.one("kubernetes:core/v1:Secret", "schema-monitor-verifier")
+    assert verifier_secret.inputs["metadata"]["namespace"] == SCHEMA_NS
+    # What psql receives is the env value after Kubernetes' expansion, with its variable substituted as psql
+    # does (a quoted literal): it must parse as PostgreSQL (libpg_query, through pglast), statement for statement.
+    received = kubernetes_env_value(sql).replace(":'monitor_verifier'", "'SCRAM-SHA-256$4096:c2FsdA==$a:b'")
     statements = [type(raw.stmt).__name__ for raw in pglast.parse_sql(received)]
     assert statements == [
         "CreateExtensionStmt",
         "DoStmt",
+        "GrantRoleStmt",
+        "GrantStmt",
+        "AlterRoleStmt",
         *["GrantRoleStmt"],
         *["GrantStmt"] * 4,
         "AlterDefaultPrivilegesStmt",

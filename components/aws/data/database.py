@@ -6,6 +6,7 @@ it inside the database (`CREATE EXTENSION IF NOT EXISTS vector`) with the endpoi
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,8 @@ from components.aws.security.irsa_role import service_trust_policy
 from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.database import DatabaseConfig, DatabaseInsights
-from philosophy_infra.service import DATABASE_PORT
+from philosophy_infra.scram import scram_sha256_verifier
+from philosophy_infra.service import DATABASE_MONITOR_USER, DATABASE_PORT
 
 PORT = DATABASE_PORT
 # Everything RDS for PostgreSQL exports; iam-db-auth-error is where a refused IAM login (the app's) says why.
@@ -50,7 +52,12 @@ class Database(pulumi.ComponentResource):
     resource_id: pulumi.Output[str]
     """The `db-...` id that IAM database authentication policies (`rds-db:connect`) name."""
     key_arn: pulumi.Output[str]
-    """The KMS key of the data and of its secret (readers of the secret need decrypt on it)."""
+    """The KMS key of the data and of its secrets (readers of a secret need decrypt on it)."""
+    monitor_secret_arn: pulumi.Output[str]
+    """`{"username", "password"}` of the monitoring user (`pg_monitor`), which postgres-exporter logs in as."""
+    monitor_password_verifier: pulumi.Output[str]
+    """The SCRAM verifier of that password (a secret output): what the schema Job sets, so the password itself
+    never reaches a SQL statement or the database's logs."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:Database", name, None, opts)
@@ -171,6 +178,7 @@ class Database(pulumi.ComponentResource):
         self.master_secret_arn = instance.master_user_secrets.apply(_secret_arn)
         self.resource_id = instance.resource_id
         self.key_arn = key.key_arn
+        self.monitor_secret_arn, self.monitor_password_verifier = self._monitor_user(name, args, key.key_arn)
         self.register_outputs(
             {
                 "address": self.address,
@@ -180,6 +188,33 @@ class Database(pulumi.ComponentResource):
                 "resourceId": self.resource_id,
             }
         )
+
+    def _monitor_user(
+        self, name: str, args: DatabaseArgs, key_arn: pulumi.Output[str]
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """postgres-exporter cannot log in with IAM tokens (it keeps one connection string for its life, and a token
+        lasts 15 minutes), so its user has a password: generated here, kept encrypted in the state and in Secrets
+        Manager, and given to PostgreSQL only as a salted SCRAM verifier."""
+        child = pulumi.ResourceOptions(parent=self)
+        password = random.RandomPassword(f"{name}-monitor-password", length=40, special=False, opts=child)
+        salt = random.RandomBytes(f"{name}-monitor-salt", length=16, opts=child)
+        secret = aws.secretsmanager.Secret(
+            f"{name}-monitor",
+            description=f"{args.identifier}: the monitoring user ({DATABASE_MONITOR_USER}, pg_monitor)",
+            kms_key_id=key_arn,
+            recovery_window_in_days=30,
+            opts=child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-monitor-value",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.json_dumps({"username": DATABASE_MONITOR_USER, "password": password.result}),
+            opts=pulumi.ResourceOptions(parent=secret),
+        )
+        verifier = pulumi.Output.all(password.result, salt.base64).apply(
+            lambda ps: scram_sha256_verifier(ps[0], base64.b64decode(ps[1]))
+        )
+        return secret.arn, pulumi.Output.secret(verifier)
 
     def _monitoring_role(self, name: str, limits: RoleLimits) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
         """The role RDS enhanced monitoring assumes to publish OS metrics; only this account's RDS may."""

@@ -8,6 +8,10 @@ needs. They live in the AWS layer; the Kubernetes layer only annotates its servi
 - `claude-worker`: reads its LLM API key; logs in to PostgreSQL like the api.
 - `cache-secret-reader` (namespace `monitoring`): the redis exporter's SecretStore; reads the cache's AUTH
   token only.
+- `database-monitor-reader` (namespace `monitoring`): postgres-exporter's SecretStore; reads the monitoring
+  user's secret only.
+- `cloudwatch-exporter` (namespace `monitoring`): YACE; reads CloudWatch metrics and finds the resources to read
+  by their tags. These actions have no resource-level permissions, so nothing narrower than `*` exists.
 - `schema-admin` (namespace `philosophy-schema`): the schema Job's SecretStore; the only reader of the RDS master
   secret, with which the Job creates the extension, the application user and its grants, and runs migrations.
 The websocket gets no role, so no AWS credentials.
@@ -28,7 +32,9 @@ from philosophy_infra.service import (
     API,
     APP_NAMESPACE,
     CACHE_SECRET_READER,
+    CLOUDWATCH_EXPORTER,
     DATABASE_APP_USER,
+    DATABASE_MONITOR_READER,
     MONITORING_NAMESPACE,
     SCHEMA_ADMIN,
     SCHEMA_NAMESPACE,
@@ -53,6 +59,7 @@ class WorkloadRolesArgs:
     cache_key_arn: pulumi.Input[str]
     database_master_secret_arn: pulumi.Input[str]
     database_key_arn: pulumi.Input[str]
+    database_monitor_secret_arn: pulumi.Input[str]
     database_user_arn: pulumi.Input[str]
     """`arn:<partition>:rds-db:<region>:<account>:dbuser:<resource id>/<application user>`."""
     assets_bucket_arn: pulumi.Input[str]
@@ -93,6 +100,13 @@ class WorkloadRoles(pulumi.ComponentResource):
                     lambda v: read_secrets_policy([v[0]], [v[1]], region)
                 ),
             ),
+            DATABASE_MONITOR_READER: (
+                MONITORING_NAMESPACE,
+                pulumi.Output.all(args.database_monitor_secret_arn, args.database_key_arn).apply(
+                    lambda v: read_secrets_policy([v[0]], [v[1]], region)
+                ),
+            ),
+            CLOUDWATCH_EXPORTER: (MONITORING_NAMESPACE, pulumi.Output.from_input(cloudwatch_read_policy())),
             SCHEMA_ADMIN: (
                 SCHEMA_NAMESPACE,
                 pulumi.Output.all(args.database_master_secret_arn, args.database_key_arn).apply(
@@ -116,6 +130,22 @@ class WorkloadRoles(pulumi.ComponentResource):
             )
             self.role_arns[service_account] = role.role_arn
         self.register_outputs({"roleArns": self.role_arns})
+
+
+def cloudwatch_read_policy() -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadMetricsOfResourcesFoundByTags",
+                    "Effect": "Allow",
+                    "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources"],
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
 
 
 def database_user_arn(partition: str, region: str, account: str, resource_id: str) -> str:

@@ -31,13 +31,20 @@ from components.kubernetes.app.workload import (
     pod_security_context,
 )
 from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
-from philosophy_infra.service import DATABASE_APP_USER, DATABASE_PORT, SCHEMA_ADMIN, SCHEMA_NAMESPACE
+from philosophy_infra.service import (
+    DATABASE_APP_USER,
+    DATABASE_MONITOR_USER,
+    DATABASE_PORT,
+    SCHEMA_ADMIN,
+    SCHEMA_NAMESPACE,
+)
 
 POSTGRES_CLIENT_IMAGE = "public.ecr.aws/docker/library/postgres:17.6-alpine"
 RDS_CA_DIR = Path(__file__).resolve().parent / "rds_ca"
 RDS_CA_MOUNT = "/etc/rds-ca"
 RDS_CA_FILE = f"{RDS_CA_MOUNT}/ca.pem"
 ADMIN_SECRET = "database-admin"
+MONITOR_VERIFIER_SECRET, MONITOR_VERIFIER_VARIABLE = "monitor-verifier", "monitor_verifier"
 JOB_DEADLINE_SECONDS = 1800
 
 
@@ -51,18 +58,26 @@ def rds_ca_bundle(region: str) -> str:
     return path.read_text()
 
 
-def schema_sql(database: str, app_user: str = DATABASE_APP_USER) -> str:
+def schema_sql(database: str, app_user: str = DATABASE_APP_USER, monitor_user: str = DATABASE_MONITOR_USER) -> str:
     """Idempotent: the extension; the application user (IAM authentication only: it has no password); what it may
-    do, now and on every table the migrations (run as the master user) create later. No DDL, no ownership."""
+    do, now and on every table the migrations (run as the master user) create later. No DDL, no ownership.
+    The monitoring user: `pg_monitor` (statistics, no data), its password set as the SCRAM verifier psql
+    substitutes for `:'monitor_verifier'`, so no password is in the statement or in the database's logs."""
     return "\n".join(
         [
             "CREATE EXTENSION IF NOT EXISTS vector;",
             # A named dollar quote: Kubernetes turns `$$` in an env value into `$` (EnvVar.value), which
             # PostgreSQL would refuse.
             "DO $body$ BEGIN",
-            f"  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{app_user}') THEN CREATE ROLE {app_user} LOGIN;",
-            "  END IF;",
+            *(
+                f"  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN CREATE ROLE {user} LOGIN;"
+                "\n  END IF;"
+                for user in (app_user, monitor_user)
+            ),
             "END $body$;",
+            f"GRANT pg_monitor TO {monitor_user};",
+            f'GRANT CONNECT ON DATABASE "{database}" TO {monitor_user};',
+            f"ALTER ROLE {monitor_user} WITH LOGIN PASSWORD :'{MONITOR_VERIFIER_VARIABLE}';",
             f"GRANT rds_iam TO {app_user};",
             f'GRANT CONNECT ON DATABASE "{database}" TO {app_user};',
             f"GRANT USAGE ON SCHEMA public TO {app_user};",
@@ -85,6 +100,8 @@ class DatabaseSchemaArgs:
     master_secret_arn: pulumi.Input[str]
     admin_role_arn: pulumi.Input[str]
     """The `schema-admin` IRSA role (AWS layer): reads the master secret, nothing else."""
+    monitor_verifier: pulumi.Input[str]
+    """The SCRAM verifier of the monitoring user's password (a secret output of the AWS layer)."""
     migrations_image: str
     """The api image: its `npm run migrate:prod` is the service's migrations."""
     database_cidrs: pulumi.Input[Sequence[str]]
@@ -146,15 +163,24 @@ class DatabaseSchema(pulumi.ComponentResource):
             store=store,
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )
+        verifier = k8s.core.v1.Secret(
+            f"{name}-{MONITOR_VERIFIER_SECRET}",
+            metadata={"name": MONITOR_VERIFIER_SECRET, "namespace": SCHEMA_NAMESPACE},
+            string_data={"verifier": pulumi.Output.secret(args.monitor_verifier)},
+            opts=inside,
+        )
         self._network_policies(name, args, inside)
-        self.job = self._job(name, args, [ca, admin_secret])
+        self.job = self._job(name, args, [ca, admin_secret, verifier])
         self.register_outputs({"jobName": self.job.metadata.name})
 
     def _job(self, name: str, args: DatabaseSchemaArgs, after: list[pulumi.Resource]) -> k8s.batch.v1.Job:
         sql = pulumi.Output.from_input(args.database_name).apply(schema_sql)
         wait_then_apply = (
             'until pg_isready -q -t 5; do echo "waiting for the database"; sleep 5; done; '
-            'psql -v ON_ERROR_STOP=1 -c "$SCHEMA_SQL"'
+            # From standard input: psql substitutes its variables there (not in `-c`).
+            "printf '%s\\n' \"$SCHEMA_SQL\" | psql -v ON_ERROR_STOP=1 "
+            # The verifier arrives from a Secret, never in the command line's text.
+            f'-v {MONITOR_VERIFIER_VARIABLE}="$MONITOR_VERIFIER"'
         )
         # The name carries a hash of what the Job does (the SQL, both images: a new release is a new api image,
         # so new migrations): a change makes a new Job (Jobs are immutable), an unchanged deploy leaves the
@@ -212,6 +238,10 @@ class DatabaseSchema(pulumi.ComponentResource):
                                 {"name": "SCHEMA_SQL", "value": sql},
                                 admin("PGUSER"),
                                 admin("PGPASSWORD"),
+                                {
+                                    "name": "MONITOR_VERIFIER",
+                                    "valueFrom": {"secretKeyRef": {"name": MONITOR_VERIFIER_SECRET, "key": "verifier"}},
+                                },
                             ],
                             "resources": {
                                 "requests": {"cpu": "50m", "memory": "64Mi"},
