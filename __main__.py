@@ -330,7 +330,6 @@ pulumi.export("databaseAppUser", DATABASE_APP_USER)
 pulumi.export("databaseMasterSecretArn", database.master_secret_arn)
 pulumi.export("databaseResourceId", database.resource_id)
 pulumi.export("databaseMonitorSecretArn", database.monitor_secret_arn)
-pulumi.export("databaseMonitorVerifier", database.monitor_password_verifier)
 # Named as ElastiCache names them: clients of a sharded cache must start from the configuration endpoint.
 cache_mode_endpoint = "Configuration" if config.cache.cluster_mode is ClusterMode.ENABLED else "Primary"
 pulumi.export(f"cache{cache_mode_endpoint}Endpoint", cache.endpoint)
@@ -351,6 +350,8 @@ pulumi.export(
     },
 )
 pulumi.export("region", config.region)
+# The `Environment` tag of every resource here: how YACE finds this environment's data stores.
+pulumi.export("environment", config.environment)
 pulumi.export("alarmTopicArn", alarms.topic_arn)
 pulumi.export("alertReceivers", receivers.receivers)
 pulumi.export("alertReceiversRoleArn", receivers.role_arn or "")

@@ -15,6 +15,7 @@ from components.kubernetes.app.philosophy_app import DataEndpoints, PhilosophyAp
 from components.kubernetes.platform.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.kubernetes.platform.cluster_readers import ClusterReaders, ClusterReadersArgs
 from components.kubernetes.platform.cluster_services import ClusterServices, ClusterServicesArgs
+from components.kubernetes.platform.exporters import Exporters, ExportersArgs
 from components.kubernetes.platform.monitoring import Monitoring, MonitoringArgs
 from components.kubernetes.platform.storage_classes import StorageClasses, StorageClassesArgs
 from philosophy_infra.aws_layer import AwsLayerOutputs
@@ -24,7 +25,10 @@ from philosophy_infra.service import (
     API,
     APP_NAMESPACE,
     CACHE_SECRET_READER,
+    CLOUDWATCH_EXPORTER,
     CLUSTER_READERS_GROUP,
+    DATABASE_MONITOR_READER,
+    MONITORING_NAMESPACE,
     SCHEMA_ADMIN,
     SECRET_READER,
     WORKER,
@@ -70,7 +74,7 @@ schema = DatabaseSchema(
         database_name=aws_layer.text("databaseName"),
         master_secret_arn=aws_layer.text("databaseMasterSecretArn"),
         admin_role_arn=aws_layer.role_arn(SCHEMA_ADMIN),
-        monitor_verifier=aws_layer.text("databaseMonitorVerifier"),
+        monitor_secret_arn=aws_layer.text("databaseMonitorSecretArn"),
         migrations_image=config.workloads.image("api"),
         database_cidrs=aws_layer.cidrs("databaseSubnetCidrs"),
         after=[services.external_secrets],
@@ -124,12 +128,31 @@ monitoring = Monitoring(
         receivers=aws_layer.value_now("alertReceivers"),
         receivers_role_arn=aws_layer.value_now("alertReceiversRoleArn"),
         region=aws_layer.text("region"),
+        after=[storage.scratch, app, services.external_secrets],
+    ),
+    opts=on_cluster,
+)
+# What Prometheus scrapes from outside the cluster: the cache, the database, and CloudWatch.
+exporters = Exporters(
+    "exporters",
+    ExportersArgs(
+        provider=provider,
+        namespace=MONITORING_NAMESPACE,
+        placement=monitoring_nodes,
+        region=aws_layer.text("region"),
+        environment=aws_layer.value_now("environment"),
         cache_address=pulumi.Output.concat(
             "rediss://", aws_layer.text("cacheEndpoint"), ":", aws_layer.port("cachePort").apply(str)
         ),
         cache_secret_arn=aws_layer.text("cacheAuthSecretArn"),
         cache_reader_role_arn=aws_layer.role_arn(CACHE_SECRET_READER),
-        after=[storage.scratch, app, services.external_secrets],
+        database_host=aws_layer.text("databaseEndpoint"),
+        database_port=aws_layer.port("databasePort"),
+        database_name=aws_layer.text("databaseName"),
+        database_monitor_secret_arn=aws_layer.text("databaseMonitorSecretArn"),
+        database_monitor_reader_role_arn=aws_layer.role_arn(DATABASE_MONITOR_READER),
+        cloudwatch_role_arn=aws_layer.role_arn(CLOUDWATCH_EXPORTER),
+        after=[monitoring.stack, services.external_secrets],
     ),
     opts=on_cluster,
 )

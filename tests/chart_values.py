@@ -16,6 +16,9 @@ FREE_FORM = frozenset(
         "containerSecurityContext",
         "podSecurityContext",
         "storageSpec",
+        # postgres-exporter's `{name, key}` of a Secret, documented in its values.yaml's comments only.
+        "userSecret",
+        "passwordSecret",
     }
 )
 

@@ -231,12 +231,12 @@ def test_cache_is_encrypted_and_authenticated_without_plain_text(stack: str, req
     uses_only_its_own_key(plan, group, "cache")
     assert group.inputs["transitEncryptionEnabled"] is True and group.inputs["transitEncryptionMode"] == "required"
     assert group.inputs["authToken"] == SECRET and group.inputs["authTokenUpdateStrategy"] == "ROTATE"
-    token = plan.one("random:index/randomPassword:RandomPassword")
+    token = plan.one("random:index/randomPassword:RandomPassword", "cache-auth-token")
     assert token.inputs["length"] >= 32 and token.inputs["special"] is False
     assert token.urn in group.dependencies
     secret = plan.one("aws:secretsmanager/secret:Secret", "cache-auth")
     assert secret.inputs["kmsKeyId"] == key
-    version = plan.one("aws:secretsmanager/secretVersion:SecretVersion")
+    version = plan.one("aws:secretsmanager/secretVersion:SecretVersion", "cache-auth-value")
     assert version.inputs == {"secretId": secret.id, "secretString": SECRET}
     assert plan.outputs["cacheAuthSecretArn"].startswith("arn:aws:secretsmanager:")
 

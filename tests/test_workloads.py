@@ -18,7 +18,8 @@ import yaml
 from philosophy_infra import cli
 from philosophy_infra.manifests import kubernetes_objects
 from philosophy_infra.plan import Plan
-from tests.conftest import KUBERNETES, ROOT, encode, raw_config, run_stack, stack_plan, stack_yaml
+from philosophy_infra.stack_plan import StackPlan
+from tests.conftest import AWS, KUBERNETES, ROOT, encode, raw_config, run_stack, stack_plan, stack_yaml
 
 STACKS = ["prod", "staging"]
 CUSTOM_RESOURCE_GROUPS = ("external-secrets.io", "autoscaling.k8s.io", "monitoring.coreos.com")
@@ -113,6 +114,9 @@ def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan)
         (NS, "llm-credentials"): {out["llmApiKeySecretArn"]},
         # The master secret only in the schema Job's namespace.
         (SCHEMA_NS, "database-admin"): {out["databaseMasterSecretArn"]},
+        # The monitoring user's: its password's verifier for the Job, the password for the exporter.
+        (SCHEMA_NS, "monitor-verifier"): {out["databaseMonitorSecretArn"]},
+        ("monitoring", "database-monitor"): {out["databaseMonitorSecretArn"]},
         # The cache's token for the redis exporter, in `monitoring`.
         ("monitoring", "cache-auth"): {out["cacheAuthSecretArn"]},
     }
@@ -121,9 +125,11 @@ def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan)
     for o in objects(prod_plan):
         if o["kind"] == "ExternalSecret":
             assert o["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}, "deploy waits for sync"
-    # No secret version is written by Pulumi: operators put the LLM key and JWT secret in Secrets Manager.
+    # Pulumi writes only the values it generates (the cache's AUTH token, the monitoring user's password), both
+    # as secrets: operators put the LLM key and JWT secret in Secrets Manager.
     versions = prod_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-    assert [v.name for v in versions] == ["cache-auth-value"]
+    assert sorted(v.name for v in versions) == ["cache-auth-value", "database-monitor-value"]
+    assert all(v.inputs["secretString"] == "[secret]" for v in versions)
     admin = obj(prod_plan, "ExternalSecret", "database-admin", SCHEMA_NS)["spec"]["target"]["template"]["data"]
     url = admin["DATABASE_URL"]
     assert url.startswith("postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}@")
@@ -142,7 +148,16 @@ def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -
         prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-schema-admin-inline").inputs["policy"]
     )
     admin_read = next(st for st in admin["Statement"] if st["Sid"] == "ReadTheServiceSecrets")
-    assert admin_read["Resource"] == [out["databaseMasterSecretArn"]]
+    assert set(admin_read["Resource"]) == {out["databaseMasterSecretArn"], out["databaseMonitorSecretArn"]}
+    # The monitoring namespace's readers: each its own secret.
+    for reader_account, secret in (("database-monitor-reader", "databaseMonitorSecretArn"),
+                                   ("cache-secret-reader", "cacheAuthSecretArn")):  # fmt: skip
+        monitor = json.loads(
+            prod_plan.one("aws:iam/rolePolicy:RolePolicy", f"workload-roles-{reader_account}-inline").inputs["policy"]
+        )
+        assert next(st for st in monitor["Statement"] if st["Sid"] == "ReadTheServiceSecrets")["Resource"] == [
+            out[secret]
+        ]
     admin_trust = json.loads(
         prod_plan.one("aws:iam/role:Role", "workload-roles-schema-admin-role").inputs["assumeRolePolicy"]
     )
@@ -278,12 +293,11 @@ def test_services_and_service_accounts(prod_plan: Plan) -> None:
         "secrets-reader",
         "schema-admin",
         "cache-secret-reader",
+        "database-monitor-reader",
     }
     assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
     irsa = {n for n, a in accounts.items() if "eks.amazonaws.com/role-arn" in (a["metadata"].get("annotations") or {})}
-    assert irsa == {"philosophy-api", "claude-worker", "secrets-reader", "schema-admin", "cache-secret-reader"}, (
-        "the websocket has none"
-    )
+    assert irsa == set(accounts) - {"philosophy-websocket"}, "the websocket has none"
 
 
 def test_irsa_roles_are_scoped_to_what_each_workload_needs(prod_plan: Plan) -> None:
@@ -426,7 +440,7 @@ def test_every_workload_has_a_disruption_budget(prod_plan: Plan) -> None:
     assert all(b["maxUnavailable"] == 1 and b["selector"]["matchLabels"]["app"] == n for n, b in budgets.items())
 
 
-def test_the_schema_job_prepares_the_database_once_per_release(prod_plan: Plan, staging_plan: Plan) -> None:
+def test_the_schema_job_prepares_the_database_once_per_release(prod_plan: StackPlan, staging_plan: Plan) -> None:
     job = obj(prod_plan, "Job", next(o["metadata"]["name"] for o in objects(prod_plan) if o["kind"] == "Job"), None)
     assert job["metadata"]["namespace"] == SCHEMA_NS and re.fullmatch(r"schema-[0-9a-f]{8}", job["metadata"]["name"])
     pod_spec = job["spec"]["template"]["spec"]
@@ -451,8 +465,13 @@ def test_the_schema_job_prepares_the_database_once_per_release(prod_plan: Plan, 
     ]
     assert setup["command"][-1].endswith('psql -v ON_ERROR_STOP=1 -v monitor_verifier="$MONITOR_VERIFIER"')
     assert env["MONITOR_VERIFIER"]["valueFrom"]["secretKeyRef"] == {"name": "monitor-verifier", "key": "verifier"}
-    verifier_secret = prod_plan.one("kubernetes:core/v1:Secret", "schema-monitor-verifier")
-    assert verifier_secret.inputs["metadata"]["namespace"] == SCHEMA_NS
+    verifier = prod_plan.one("kubernetes:external-secrets.io/v1:ExternalSecret", "schema-monitor-verifier").inputs
+    assert verifier["metadata"]["namespace"] == SCHEMA_NS
+    [entry] = verifier["spec"]["data"]
+    assert entry["remoteRef"] == {
+        "key": prod_plan.layer(AWS).outputs["databaseMonitorSecretArn"],
+        "property": "verifier",
+    }
     # What psql receives is the env value after Kubernetes' expansion, with its variable substituted as psql
     # does (a quoted literal): it must parse as PostgreSQL (libpg_query, through pglast), statement for statement.
     received = kubernetes_env_value(sql).replace(":'monitor_verifier'", "'SCRAM-SHA-256$4096:c2FsdA==$a:b'")

@@ -54,10 +54,9 @@ class Database(pulumi.ComponentResource):
     key_arn: pulumi.Output[str]
     """The KMS key of the data and of its secrets (readers of a secret need decrypt on it)."""
     monitor_secret_arn: pulumi.Output[str]
-    """`{"username", "password"}` of the monitoring user (`pg_monitor`), which postgres-exporter logs in as."""
-    monitor_password_verifier: pulumi.Output[str]
-    """The SCRAM verifier of that password (a secret output): what the schema Job sets, so the password itself
-    never reaches a SQL statement or the database's logs."""
+    """The monitoring user (`pg_monitor`), which postgres-exporter logs in as: `username`, `password`, and the
+    password's SCRAM `verifier`, which is what the schema Job sets, so the password itself never reaches a SQL
+    statement or the database's logs."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:Database", name, None, opts)
@@ -178,7 +177,7 @@ class Database(pulumi.ComponentResource):
         self.master_secret_arn = instance.master_user_secrets.apply(_secret_arn)
         self.resource_id = instance.resource_id
         self.key_arn = key.key_arn
-        self.monitor_secret_arn, self.monitor_password_verifier = self._monitor_user(name, args, key.key_arn)
+        self.monitor_secret_arn = self._monitor_user(name, args, key.key_arn)
         self.register_outputs(
             {
                 "address": self.address,
@@ -189,9 +188,7 @@ class Database(pulumi.ComponentResource):
             }
         )
 
-    def _monitor_user(
-        self, name: str, args: DatabaseArgs, key_arn: pulumi.Output[str]
-    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    def _monitor_user(self, name: str, args: DatabaseArgs, key_arn: pulumi.Output[str]) -> pulumi.Output[str]:
         """postgres-exporter cannot log in with IAM tokens (it keeps one connection string for its life, and a token
         lasts 15 minutes), so its user has a password: generated here, kept encrypted in the state and in Secrets
         Manager, and given to PostgreSQL only as a salted SCRAM verifier."""
@@ -205,16 +202,18 @@ class Database(pulumi.ComponentResource):
             recovery_window_in_days=30,
             opts=child,
         )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-monitor-value",
-            secret_id=secret.id,
-            secret_string=pulumi.Output.json_dumps({"username": DATABASE_MONITOR_USER, "password": password.result}),
-            opts=pulumi.ResourceOptions(parent=secret),
-        )
         verifier = pulumi.Output.all(password.result, salt.base64).apply(
             lambda ps: scram_sha256_verifier(ps[0], base64.b64decode(ps[1]))
         )
-        return secret.arn, pulumi.Output.secret(verifier)
+        aws.secretsmanager.SecretVersion(
+            f"{name}-monitor-value",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.json_dumps(
+                {"username": DATABASE_MONITOR_USER, "password": password.result, "verifier": verifier}
+            ),
+            opts=pulumi.ResourceOptions(parent=secret),
+        )
+        return secret.arn
 
     def _monitoring_role(self, name: str, limits: RoleLimits) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
         """The role RDS enhanced monitoring assumes to publish OS metrics; only this account's RDS may."""

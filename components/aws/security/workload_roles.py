@@ -13,7 +13,8 @@ needs. They live in the AWS layer; the Kubernetes layer only annotates its servi
 - `cloudwatch-exporter` (namespace `monitoring`): YACE; reads CloudWatch metrics and finds the resources to read
   by their tags. These actions have no resource-level permissions, so nothing narrower than `*` exists.
 - `schema-admin` (namespace `philosophy-schema`): the schema Job's SecretStore; the only reader of the RDS master
-  secret, with which the Job creates the extension, the application user and its grants, and runs migrations.
+  secret, with which the Job creates the extension, the application and monitoring users and their grants, and
+  runs migrations; it also reads the monitoring user's secret (its password's verifier).
 The websocket gets no role, so no AWS credentials.
 """
 
@@ -109,9 +110,9 @@ class WorkloadRoles(pulumi.ComponentResource):
             CLOUDWATCH_EXPORTER: (MONITORING_NAMESPACE, pulumi.Output.from_input(cloudwatch_read_policy())),
             SCHEMA_ADMIN: (
                 SCHEMA_NAMESPACE,
-                pulumi.Output.all(args.database_master_secret_arn, args.database_key_arn).apply(
-                    lambda v: read_secrets_policy([v[0]], [v[1]], region)
-                ),
+                pulumi.Output.all(
+                    args.database_master_secret_arn, args.database_monitor_secret_arn, args.database_key_arn
+                ).apply(lambda v: read_secrets_policy([v[0], v[1]], [v[2]], region)),
             ),
         }
         self.role_arns = {}
@@ -140,7 +141,12 @@ def cloudwatch_read_policy() -> str:
                 {
                     "Sid": "ReadMetricsOfResourcesFoundByTags",
                     "Effect": "Allow",
-                    "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources"],
+                    "Action": [
+                        "cloudwatch:GetMetricData",
+                        "cloudwatch:GetMetricStatistics",
+                        "cloudwatch:ListMetrics",
+                        "tag:GetResources",
+                    ],
                     "Resource": "*",
                 }
             ],

@@ -100,8 +100,8 @@ class DatabaseSchemaArgs:
     master_secret_arn: pulumi.Input[str]
     admin_role_arn: pulumi.Input[str]
     """The `schema-admin` IRSA role (AWS layer): reads the master secret, nothing else."""
-    monitor_verifier: pulumi.Input[str]
-    """The SCRAM verifier of the monitoring user's password (a secret output of the AWS layer)."""
+    monitor_secret_arn: pulumi.Input[str]
+    """The monitoring user's secret (AWS layer), whose `verifier` the Job sets as that user's password."""
     migrations_image: str
     """The api image: its `npm run migrate:prod` is the service's migrations."""
     database_cidrs: pulumi.Input[Sequence[str]]
@@ -163,11 +163,13 @@ class DatabaseSchema(pulumi.ComponentResource):
             store=store,
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )
-        verifier = k8s.core.v1.Secret(
+        verifier = external_secret(
             f"{name}-{MONITOR_VERIFIER_SECRET}",
-            metadata={"name": MONITOR_VERIFIER_SECRET, "namespace": SCHEMA_NAMESPACE},
-            string_data={"verifier": pulumi.Output.secret(args.monitor_verifier)},
-            opts=inside,
+            name=MONITOR_VERIFIER_SECRET,
+            namespace=SCHEMA_NAMESPACE,
+            data=[{"secretKey": "verifier", "remoteRef": {"key": args.monitor_secret_arn, "property": "verifier"}}],
+            store=store,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )
         self._network_policies(name, args, inside)
         self.job = self._job(name, args, [ca, admin_secret, verifier])

@@ -25,14 +25,10 @@ import yaml
 from components.kubernetes.platform.helm import pinned_release
 from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.config.monitoring import MonitoringConfig
-from philosophy_infra.service import CACHE_SECRET_READER
 
 NAMESPACE = "monitoring"
 CRDS_CHART = ("prometheus-operator-crds", "31.0.1", "https://prometheus-community.github.io/helm-charts")
 STACK_CHART = ("kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts")
-REDIS_EXPORTER_CHART = ("prometheus-redis-exporter", "6.29.0", "https://prometheus-community.github.io/helm-charts")
-CACHE_AUTH_SECRET = "cache-auth"
-AI_QUEUE = "ai-generation"
 RECEIVERS_SECRET, RECEIVERS_ACCOUNT = "alert-receivers", "alert-receivers"
 SECRETS_DIR = f"/etc/alertmanager/secrets/{RECEIVERS_SECRET}"
 RULES_FILE = Path(__file__).resolve().parents[3] / "monitoring" / "rules" / "philosophy.rules.yaml"
@@ -96,11 +92,6 @@ class MonitoringArgs:
     receivers_role_arn: str = ""
     """The AWS layer's role that may read exactly the receivers' secrets."""
     region: pulumi.Input[str] = ""
-    cache_address: pulumi.Input[str] = ""
-    """`rediss://<the cache's configuration endpoint>:<port>`: the redis exporter's target."""
-    cache_secret_arn: pulumi.Input[str] = ""
-    cache_reader_role_arn: pulumi.Input[str] = ""
-    """The AWS layer's role of `cache-secret-reader`: reads the cache's AUTH token only."""
     after: Sequence[pulumi.Resource] = ()
     """The StorageClasses (Prometheus's volume), the app namespace (the PodMonitor lives there) and External
     Secrets (the receivers' secrets)."""
@@ -187,7 +178,6 @@ class Monitoring(pulumi.ComponentResource):
         after_crds = pulumi.ResourceOptions.merge(after_crds, pulumi.ResourceOptions(depends_on=receiver_secrets))
         self.stack = pinned_release(f"{name}-stack", STACK_CHART, NAMESPACE, values, after_crds, create_namespace=False)
         after_stack = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.stack])
-        self._redis_exporter(name, args, namespace, placement)
         k8s.apiextensions.CustomResource(
             f"{name}-alert-rules",
             api_version="monitoring.coreos.com/v1",
@@ -220,60 +210,6 @@ class Monitoring(pulumi.ComponentResource):
                 opts=after_stack,
             )
         self.register_outputs({})
-
-    def _redis_exporter(
-        self, name: str, args: MonitoringArgs, namespace: k8s.core.v1.Namespace, placement: Mapping[str, Any]
-    ) -> None:
-        """redis_exporter against the cache, over TLS with its AUTH token (synced from Secrets Manager): the
-        length of the AI queue (`redis_key_size{key="ai-generation"}`) for HighQueueDepth, and the cache's own
-        metrics. Scraped through the chart's ServiceMonitor."""
-        opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace, *args.after])
-        store = irsa_secret_store(
-            f"{name}-cache",
-            namespace=NAMESPACE,
-            account=CACHE_SECRET_READER,
-            role_arn=args.cache_reader_role_arn,
-            region=args.region,
-            opts=opts,
-            # One store per reader account in this namespace: each reads only its own secrets.
-            store_name=CACHE_SECRET_READER,
-        )
-        token = external_secret(
-            f"{name}-{CACHE_AUTH_SECRET}",
-            name=CACHE_AUTH_SECRET,
-            namespace=NAMESPACE,
-            data=[{"secretKey": "password", "remoteRef": {"key": args.cache_secret_arn}}],
-            store=store,
-            store_name=CACHE_SECRET_READER,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
-        )
-        values: dict[str, Any] = {
-            **placement,
-            "redisAddress": args.cache_address,
-            "auth": {"enabled": True, "secret": {"name": CACHE_AUTH_SECRET, "key": "password"}},
-            # Cluster mode: the exporter finds every shard from the configuration endpoint.
-            "extraArgs": {"is-cluster": "true", "check-single-keys": f"db0={AI_QUEUE}"},
-            "serviceMonitor": {"enabled": True},
-            "podSecurityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 59000,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "securityContext": {
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "capabilities": {"drop": ["ALL"]},
-            },
-            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
-        }
-        pinned_release(
-            f"{name}-redis-exporter",
-            REDIS_EXPORTER_CHART,
-            NAMESPACE,
-            values,
-            pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[token, self.stack]),
-            create_namespace=False,
-        )
 
     def _receiver_secrets(
         self, name: str, args: MonitoringArgs, namespace: k8s.core.v1.Namespace
