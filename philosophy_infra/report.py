@@ -298,8 +298,15 @@ def kubernetes_fields(obj: dict[str, Any]) -> list[str]:
         subjects = ",".join(str(s.get("name")) for s in obj.get("subjects") or [])
         fields += [f"role={(obj.get('roleRef') or {}).get('name')}", f"subjects={subjects}"]
     elif kind == "ExternalSecret":
+        generators = [
+            str(g.get("kind"))
+            for source in spec.get("dataFrom") or []
+            if (g := (source.get("sourceRef") or {}).get("generatorRef"))
+        ]
         fields += [
-            f"store={(spec.get('secretStoreRef') or {}).get('name')}",
+            f"generator={','.join(generators)}"
+            if generators
+            else f"store={(spec.get('secretStoreRef') or {}).get('name')}",
             f"target={(spec.get('target') or {}).get('name')}",
             f"refreshInterval={spec.get('refreshInterval')}",
         ]

@@ -31,6 +31,11 @@ SERVICE_ACCOUNTS_WITH_ROLES = (
     CLOUDWATCH_EXPORTER,
 )
 
+# Tracing: applications send OTLP to the collector, which sends traces to Jaeger; Grafana reads Jaeger's query API.
+TRACING_NAMESPACE = "tracing"
+OTLP_ENDPOINT = f"http://otel-collector.{TRACING_NAMESPACE}.svc:4317"
+JAEGER_QUERY_URL = f"http://jaeger.{TRACING_NAMESPACE}.svc:16686"
+
 DATABASE_PORT = 5432
 CACHE_PORT = 6379
 

@@ -90,7 +90,9 @@ def test_crds_come_from_their_own_chart_and_every_value_exists_in_the_stacks_cha
     # Helm installs a chart's CRDs only once, never on upgrade: the stack's own are off, the CRDs chart first.
     assert kps.inputs["values"]["crds"] == {"enabled": False} and crds.urn in kps.dependencies
     defaults = yaml.safe_load((DATA / "charts" / "kube-prometheus-stack-88.5.3-values.yaml").read_text())
-    assert unknown_keys(kps.inputs["values"], defaults) == []
+    # The grafana subchart's values are checked against its own chart too (test_grafana.py).
+    values = {k: v for k, v in kps.inputs["values"].items() if k != "grafana"}
+    assert unknown_keys(values, defaults) == []
 
 
 @pytest.mark.parametrize("stack", STACKS)

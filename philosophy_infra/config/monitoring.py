@@ -1,5 +1,5 @@
-"""Metrics and alerts (`philosophy-kubernetes:monitoring`): where Prometheus runs, how long it keeps what it
-scrapes, and on how large a volume."""
+"""Metrics and alerts (`philosophy-kubernetes:monitoring`): where Prometheus and Grafana run, how long Prometheus
+keeps what it scrapes, and on how large volumes."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ class MonitoringConfig(Model):
     prometheus_retention: str = "15d"
     prometheus_storage_gib: int = Field(default=50, ge=10, le=16384)
     """Prometheus's volume (encrypted gp3, the default StorageClass); size it above the retention's needs."""
+    grafana_storage_gib: int = Field(default=10, ge=1, le=1024)
+    """Grafana's volume: its database (users, preferences, annotations) and plugins."""
 
     def issues(self) -> Iterator[ConfigIssue]:
         if not _RETENTION.fullmatch(self.prometheus_retention):

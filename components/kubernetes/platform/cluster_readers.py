@@ -32,6 +32,8 @@ READ_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("autoscaling.k8s.io", ("verticalpodautoscalers",)),
     ("batch", ("jobs",)),
     ("external-secrets.io", ("externalsecrets", "secretstores")),
+    # A generator holds its parameters (length, alphabet), never what it generated.
+    ("generators.external-secrets.io", ("passwords",)),
     ("networking.k8s.io", ("networkpolicies",)),
     ("monitoring.coreos.com", ("podmonitors", "prometheusrules")),
     ("policy", ("poddisruptionbudgets",)),

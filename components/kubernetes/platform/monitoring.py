@@ -1,6 +1,6 @@
 """Metrics and alerts on the cluster: the Prometheus Operator's CRDs, kube-prometheus-stack (Prometheus,
-Alertmanager, kube-state-metrics, node-exporter), the service's PodMonitor and the seed's alerts as one
-PrometheusRule, read from the rules file the test suite runs through `promtool test rules`.
+Alertmanager, kube-state-metrics, node-exporter, and Grafana: see grafana.py), the service's PodMonitor and the
+seed's alerts as one PrometheusRule, read from the rules file the test suite runs through `promtool test rules`.
 
 - CRDs come from the `prometheus-operator-crds` chart, a release of its own: Helm installs a chart's `crds/`
   only on install, never on upgrade, and they are too large for client-side apply's annotation.
@@ -22,9 +22,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.kubernetes.platform.grafana import Grafana, GrafanaArgs, grafana_values
 from components.kubernetes.platform.helm import pinned_release
 from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.config.monitoring import MonitoringConfig
+from philosophy_infra.service import JAEGER_QUERY_URL
 
 NAMESPACE = "monitoring"
 CRDS_CHART = ("prometheus-operator-crds", "31.0.1", "https://prometheus-community.github.io/helm-charts")
@@ -144,8 +146,12 @@ class Monitoring(pulumi.ComponentResource):
             "kubeScheduler": {"enabled": False},
             "kubeEtcd": {"enabled": False},
             "kubeProxy": {"enabled": False},
-            # Grafana comes with its dashboards and data sources in a change of its own.
-            "grafana": {"enabled": False},
+            "grafana": grafana_values(
+                storage_class=args.storage_class,
+                storage_gib=s.grafana_storage_gib,
+                tracing_url=JAEGER_QUERY_URL,
+                placement=placement,
+            ),
             "prometheusOperator": {**placement},
             "prometheus": {
                 "prometheusSpec": {
@@ -175,7 +181,14 @@ class Monitoring(pulumi.ComponentResource):
             parent=self, provider=args.provider, depends_on=[namespace, self.crds, *args.after]
         )
         receiver_secrets = self._receiver_secrets(name, args, namespace) if args.receivers else []
-        after_crds = pulumi.ResourceOptions.merge(after_crds, pulumi.ResourceOptions(depends_on=receiver_secrets))
+        grafana = Grafana(
+            f"{name}-grafana",
+            GrafanaArgs(provider=args.provider, namespace=NAMESPACE, after=[namespace, *args.after]),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        after_crds = pulumi.ResourceOptions.merge(
+            after_crds, pulumi.ResourceOptions(depends_on=[*receiver_secrets, grafana.admin_secret])
+        )
         self.stack = pinned_release(f"{name}-stack", STACK_CHART, NAMESPACE, values, after_crds, create_namespace=False)
         after_stack = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.stack])
         k8s.apiextensions.CustomResource(
