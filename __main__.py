@@ -32,7 +32,7 @@ from philosophy_infra.config.aws import load_aws_config
 from philosophy_infra.config.cache import ClusterMode
 from philosophy_infra.layers import KUBERNETES_PROJECT
 from philosophy_infra.naming import Naming, common_tags
-from philosophy_infra.service import API, DATABASE_APP_USER
+from philosophy_infra.service import API, DATABASE_APP_USER, JAEGER, SEARCH_ADMIN
 
 config = load_aws_config()
 names = Naming(config.environment)
@@ -283,8 +283,8 @@ search = SearchDomain(
         vpc_id=network.vpc_id,
         subnet_ids=network.database_subnet_ids,
         node_security_group_id=cluster.node_security_group_id,
-        master_role_arn=config.cluster.admin_role_arn,
-        client_role_arns=[roles.role_arns[API]],
+        master_role_arn=roles.role_arns[SEARCH_ADMIN],
+        client_role_arns=[roles.role_arns[API], roles.role_arns[JAEGER], config.cluster.admin_role_arn],
         data_protection=config.data_protection,
     ),
     opts=with_aws,
@@ -357,6 +357,10 @@ pulumi.export("alertReceivers", receivers.receivers)
 pulumi.export("alertReceiversRoleArn", receivers.role_arn or "")
 pulumi.export("searchEndpoint", search.endpoint)
 pulumi.export("searchDomainArn", search.arn)
+# Copies of every index: one in each other zone the domain spans (Multi-AZ with standby needs two).
+pulumi.export("searchIndexReplicas", config.search.zone_count - 1)
+# Who gets all access inside OpenSearch besides its master (the search setup Job): the operators.
+pulumi.export("searchOperatorRoleArns", [config.cluster.admin_role_arn])
 pulumi.export("dataProtection", config.data_protection.value)
 pulumi.export("deployRunnerProject", runner.project_name)
 pulumi.export("deployRunnerRoleArn", runner.role_arn)

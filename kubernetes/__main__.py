@@ -12,12 +12,14 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes.app.database_schema import DatabaseSchema, DatabaseSchemaArgs
 from components.kubernetes.app.philosophy_app import DataEndpoints, PhilosophyApp, PhilosophyAppArgs
+from components.kubernetes.app.search_setup import SearchSetup, SearchSetupArgs
 from components.kubernetes.platform.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.kubernetes.platform.cluster_readers import ClusterReaders, ClusterReadersArgs
 from components.kubernetes.platform.cluster_services import ClusterServices, ClusterServicesArgs
 from components.kubernetes.platform.exporters import Exporters, ExportersArgs
 from components.kubernetes.platform.monitoring import Monitoring, MonitoringArgs
 from components.kubernetes.platform.storage_classes import StorageClasses, StorageClassesArgs
+from components.kubernetes.platform.tracing import Tracing, TracingArgs
 from philosophy_infra.aws_layer import AwsLayerOutputs
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.kubernetes import load_kubernetes_config
@@ -28,8 +30,10 @@ from philosophy_infra.service import (
     CLOUDWATCH_EXPORTER,
     CLUSTER_READERS_GROUP,
     DATABASE_MONITOR_READER,
+    JAEGER,
     MONITORING_NAMESPACE,
     SCHEMA_ADMIN,
+    SEARCH_ADMIN,
     SECRET_READER,
     WORKER,
 )
@@ -39,6 +43,7 @@ aws_layer = AwsLayerOutputs(config.aws_layer.stack_name(pulumi.get_stack()))
 # Checked against the AWS layer's node groups before anything is registered.
 worker_nodes = aws_layer.node_group_placement(config.workloads.worker.node_group, "workloads.worker.nodeGroup")
 monitoring_nodes = aws_layer.node_group_placement(config.monitoring.node_group, "monitoring.nodeGroup")
+tracing_nodes = aws_layer.node_group_placement(config.tracing.node_group, "tracing.nodeGroup")
 autoscaler_nodes = aws_layer.node_group_placement(config.cluster_autoscaler.node_group, "clusterAutoscaler.nodeGroup")
 
 provider = k8s.Provider("cluster", kubeconfig=aws_layer.kubeconfig, enable_server_side_apply=True)
@@ -81,6 +86,23 @@ schema = DatabaseSchema(
     ),
     opts=on_cluster,
 )
+# The OpenSearch domain's roles, mappings, index template and the traces' retention, as its master role.
+search = SearchSetup(
+    "search",
+    SearchSetupArgs(
+        provider=provider,
+        region=aws_layer.text("region"),
+        search_endpoint=aws_layer.text("searchEndpoint"),
+        master_role_arn=aws_layer.role_arn(SEARCH_ADMIN),
+        operator_role_arns=aws_layer.get("searchOperatorRoleArns"),
+        api_role_arn=aws_layer.role_arn(API),
+        jaeger_role_arn=aws_layer.role_arn(JAEGER),
+        index_replicas=aws_layer.get("searchIndexReplicas"),
+        trace_retention_days=config.tracing.retention_days,
+        after=[schema.namespace],
+    ),
+    opts=on_cluster,
+)
 
 app = PhilosophyApp(
     "app",
@@ -107,6 +129,7 @@ app = PhilosophyApp(
         worker_tolerations=worker_nodes["tolerations"],
         uploads_storage_class=storage.scratch_class,
         database_schema=schema,
+        trace_sample_ratio=config.tracing.sample_ratio,
         after=[storage.scratch, services.external_secrets, services.vpa],
     ),
     opts=on_cluster,
@@ -156,6 +179,23 @@ exporters = Exporters(
     ),
     opts=on_cluster,
 )
+# Traces: OTLP from the service to the collectors, on to Jaeger (OpenSearch or Badger, from config).
+tracing = Tracing(
+    "tracing",
+    TracingArgs(
+        provider=provider,
+        settings=config.tracing,
+        kubernetes_version=aws_layer.text("kubernetesVersion"),
+        placement=tracing_nodes,
+        storage_class=storage.default_class,
+        region=aws_layer.text("region"),
+        search_endpoint=aws_layer.text("searchEndpoint"),
+        search_index_replicas=aws_layer.get("searchIndexReplicas"),
+        jaeger_role_arn=aws_layer.role_arn(JAEGER),
+        after=[storage],
+    ),
+    opts=on_cluster,
+)
 # What the pull-request preview and the drift check (read-only access entries, AWS layer) may read.
 ClusterReaders(
     "cluster-readers",
@@ -166,8 +206,10 @@ ClusterReaders(
             "vpa": services.vpa,
             "external-secrets": services.external_secrets,
             "cluster-autoscaler": autoscaler.release,
-            # Both monitoring releases live in `monitoring`: one Role covers them.
+            # Every release in `monitoring` (the stack, its CRDs, the exporters): one Role covers them.
             "monitoring": monitoring.stack,
+            # The collectors and Jaeger, in `tracing`.
+            "tracing": tracing.jaeger,
         },
     ),
     opts=on_cluster,

@@ -216,6 +216,13 @@ def _aws_outputs(typ: str, state: dict[str, Any], region: str) -> dict[str, Any]
         }
     if typ == "aws:secretsmanager/secret:Secret":
         return {"arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{name}-AbCdEf"}
+    if typ == "aws:opensearch/domain:Domain":
+        # A VPC domain's endpoint, as OpenSearch Service names it (no scheme).
+        domain = state.get("domainName", name)
+        return {
+            "arn": f"arn:aws:es:{region}:{ACCOUNT_ID}:domain/{domain}",
+            "endpoint": f"vpc-{domain}-offlineplan.{region}.es.amazonaws.com",
+        }
     if typ == "aws:kms/key:Key":
         return {"keyId": f"{name}-key-id", "arn": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{name}-key-id"}
     return {}

@@ -11,6 +11,9 @@ SECRET_READER = "secrets-reader"
 # never sees it; the api and the worker log in as DATABASE_APP_USER with IAM database authentication.
 SCHEMA_NAMESPACE = "philosophy-schema"
 SCHEMA_ADMIN = "schema-admin"
+# The search setup Job's account, in the schema Job's namespace: the OpenSearch domain's master user (IAM), which
+# maps the tenants' roles and writes the index templates and the traces' retention policy.
+SEARCH_ADMIN = "search-admin"
 DATABASE_APP_USER = "philosophy_app"
 # postgres-exporter's login (`pg_monitor`, password from Secrets Manager), created by the schema Job.
 DATABASE_MONITOR_USER = "philosophy_monitor"
@@ -20,6 +23,13 @@ MONITORING_NAMESPACE, CACHE_SECRET_READER = "monitoring", "cache-secret-reader"
 DATABASE_MONITOR_READER = "database-monitor-reader"
 # YACE, which reads the data stores' CloudWatch metrics into Prometheus.
 CLOUDWATCH_EXPORTER = "cloudwatch-exporter"
+# Tracing: applications send OTLP to the collector, which sends traces to Jaeger; Grafana reads Jaeger's query API.
+TRACING_NAMESPACE = "tracing"
+# Jaeger's account: writes and reads the traces' indices in OpenSearch, signing with its IAM role.
+JAEGER = "jaeger"
+OTLP_ENDPOINT = f"http://otel-collector.{TRACING_NAMESPACE}.svc:4317"
+JAEGER_QUERY_URL = f"http://jaeger.{TRACING_NAMESPACE}.svc:16686"
+
 # Service accounts that get an AWS role, and nothing else does: the websocket has no AWS access.
 SERVICE_ACCOUNTS_WITH_ROLES = (
     SECRET_READER,
@@ -29,12 +39,9 @@ SERVICE_ACCOUNTS_WITH_ROLES = (
     CACHE_SECRET_READER,
     DATABASE_MONITOR_READER,
     CLOUDWATCH_EXPORTER,
+    SEARCH_ADMIN,
+    JAEGER,
 )
-
-# Tracing: applications send OTLP to the collector, which sends traces to Jaeger; Grafana reads Jaeger's query API.
-TRACING_NAMESPACE = "tracing"
-OTLP_ENDPOINT = f"http://otel-collector.{TRACING_NAMESPACE}.svc:4317"
-JAEGER_QUERY_URL = f"http://jaeger.{TRACING_NAMESPACE}.svc:16686"
 
 DATABASE_PORT = 5432
 CACHE_PORT = 6379

@@ -111,7 +111,7 @@ def test_the_readers_read_helm_records_only_in_the_releases_namespaces(
     assert (
         {binding.inputs["metadata"]["namespace"] for binding, _ in namespaced}
         == releases
-        == {"vpa", "external-secrets", "cluster-autoscaler", "monitoring"}
+        == {"vpa", "external-secrets", "cluster-autoscaler", "monitoring", "tracing"}
     )
     for binding, role in namespaced:
         assert role.inputs["metadata"]["namespace"] == binding.inputs["metadata"]["namespace"]

@@ -167,11 +167,12 @@ def test_values_from_the_aws_layer_arrive_unchanged(prod_plan: StackPlan) -> Non
         r.inputs["metadata"]["name"]: r.inputs["metadata"].get("annotations") or {}
         for r in kubernetes.of_type("kubernetes:core/v1:ServiceAccount")
     }
-    # Accounts a chart creates, from the release's values.
+    # Accounts a chart creates, from the release's values (named, or after the release's full name).
     for release in kubernetes.of_type("kubernetes:helm.sh/v3:Release"):
-        account = release.inputs.get("values", {}).get("serviceAccount", {})
-        if "name" in account:
-            accounts[account["name"]] = account.get("annotations") or {}
+        values = release.inputs.get("values", {})
+        for account in (values.get("serviceAccount", {}), values.get("jaeger", {}).get("serviceAccount", {})):
+            if name := account.get("name") or (account and values.get("fullnameOverride")):
+                accounts[name] = account.get("annotations") or {}
     for account, arn in aws.outputs["serviceAccountRoleArns"].items():
         assert accounts[account]["eks.amazonaws.com/role-arn"] == arn
     policies = {

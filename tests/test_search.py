@@ -55,16 +55,19 @@ def test_encrypted_everywhere_and_no_password_anywhere(stack: str, request: pyte
     assert d["domainEndpointOptions"] == {"enforceHttps": True, "tlsSecurityPolicy": "Policy-Min-TLS-1-2-PFS-2023-10"}
     security = d["advancedSecurityOptions"]
     admin = stack_yaml(stack)["config"]["philosophy-infra:cluster"]["adminRoleArn"]
-    # Fine-grained access control with an IAM master role: no master password exists.
+    roles = plan.outputs["serviceAccountRoleArns"]
+    # Fine-grained access control whose master is an IAM role (the search setup Job's): no password exists.
     assert security == {
         "enabled": True,
         "internalUserDatabaseEnabled": False,
-        "masterUserOptions": {"masterUserArn": admin},
+        "masterUserOptions": {"masterUserArn": roles["search-admin"]},
     }
     policy = json.loads(d["accessPolicies"])
     [statement] = policy["Statement"]
-    api_role = plan.outputs["serviceAccountRoleArns"]["philosophy-api"]
-    assert sorted(statement["Principal"]["AWS"]) == sorted([admin, api_role])
+    # The master, the two tenants (the api's search indices, Jaeger's traces) and the operators; nobody else.
+    assert sorted(statement["Principal"]["AWS"]) == sorted(
+        [roles["search-admin"], roles["philosophy-api"], roles["jaeger"], admin]
+    )
     assert statement["Resource"].endswith(f":domain/philosophy-{stack}-search/*")
 
 

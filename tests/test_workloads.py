@@ -22,7 +22,12 @@ from philosophy_infra.stack_plan import StackPlan
 from tests.conftest import AWS, KUBERNETES, ROOT, encode, raw_config, run_stack, stack_plan, stack_yaml
 
 STACKS = ["prod", "staging"]
-CUSTOM_RESOURCE_GROUPS = ("external-secrets.io", "autoscaling.k8s.io", "monitoring.coreos.com")
+CUSTOM_RESOURCE_GROUPS = (
+    "external-secrets.io",
+    "generators.external-secrets.io",
+    "autoscaling.k8s.io",
+    "monitoring.coreos.com",
+)
 NS = "philosophy-app"
 SCHEMA_NS = "philosophy-schema"
 
@@ -47,6 +52,10 @@ def obj(plan: Plan, kind: str, name: str, namespace: str | None = NS) -> dict[st
     ]
     assert len(found) == 1, (kind, name, [o["metadata"]["name"] for o in objects(plan) if o["kind"] == kind])
     return found[0]
+
+
+def is_schema_job(o: dict[str, Any]) -> bool:
+    return bool(o["kind"] == "Job" and o["metadata"]["name"].startswith("schema-"))
 
 
 def pod(plan: Plan, deployment: str) -> dict[str, Any]:
@@ -106,8 +115,15 @@ def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan)
     refs = {
         (o["metadata"]["namespace"], o["metadata"]["name"]): {d["remoteRef"]["key"] for d in o["spec"]["data"]}
         for o in objects(prod_plan)
-        if o["kind"] == "ExternalSecret"
+        if o["kind"] == "ExternalSecret" and "data" in o["spec"]
     }
+    # The one secret no store holds: Grafana's admin password, generated in the cluster.
+    generated = {
+        (o["metadata"]["namespace"], o["metadata"]["name"])
+        for o in objects(prod_plan)
+        if o["kind"] == "ExternalSecret" and "data" not in o["spec"]
+    }
+    assert generated == {("monitoring", "grafana-admin")}
     assert refs == {
         (NS, "cache-credentials"): {out["cacheAuthSecretArn"]},
         (NS, "app-secrets"): {out["jwtSecretArn"]},
@@ -228,7 +244,11 @@ def test_websocket_and_worker_follow_the_seed(stack: str, request: pytest.Fixtur
     assert ws["spec"]["replicas"] == want["websocket"]["replicas"]
     container = ws["spec"]["template"]["spec"]["containers"][0]
     assert container["ports"] == [{"name": "ws", "containerPort": 3001}]
-    assert {e["name"]: e["value"] for e in container["env"]} == {"STICKY_SESSIONS": "true", "REDIS_ADAPTER": "true"}
+    assert {e["name"]: e["value"] for e in container["env"]} == {
+        "STICKY_SESSIONS": "true",
+        "REDIS_ADAPTER": "true",
+        "OTEL_SERVICE_NAME": "philosophy-websocket",
+    }
     assert container["resources"] == {"requests": want["websocket"]["requests"], "limits": want["websocket"]["limits"]}
 
     worker = obj(plan, "Deployment", "claude-worker")
@@ -258,7 +278,8 @@ def test_prod_runs_the_seeds_replicas_and_sizes() -> None:
 def test_every_container_is_hardened_pinned_and_sized(stack: str, request: pytest.FixtureRequest) -> None:
     plan = stack_plan(request, stack)
     pods = [o["spec"]["template"]["spec"] for o in objects(plan) if o["kind"] in ("Deployment", "Job")]
-    assert len(pods) == 4
+    # The api, the websocket, the worker, the schema Job and the search setup Job.
+    assert len(pods) == 5
     for spec in pods:
         assert spec["automountServiceAccountToken"] is False
         assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] >= 10000
@@ -294,6 +315,7 @@ def test_services_and_service_accounts(prod_plan: Plan) -> None:
         "schema-admin",
         "cache-secret-reader",
         "database-monitor-reader",
+        "search-admin",
     }
     assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
     irsa = {n for n, a in accounts.items() if "eks.amazonaws.com/role-arn" in (a["metadata"].get("annotations") or {})}
@@ -441,7 +463,7 @@ def test_every_workload_has_a_disruption_budget(prod_plan: Plan) -> None:
 
 
 def test_the_schema_job_prepares_the_database_once_per_release(prod_plan: StackPlan, staging_plan: Plan) -> None:
-    job = obj(prod_plan, "Job", next(o["metadata"]["name"] for o in objects(prod_plan) if o["kind"] == "Job"), None)
+    job = obj(prod_plan, "Job", next(o["metadata"]["name"] for o in objects(prod_plan) if is_schema_job(o)), None)
     assert job["metadata"]["namespace"] == SCHEMA_NS and re.fullmatch(r"schema-[0-9a-f]{8}", job["metadata"]["name"])
     pod_spec = job["spec"]["template"]["spec"]
     assert pod_spec["serviceAccountName"] == "schema-admin"
@@ -492,7 +514,7 @@ def test_the_schema_job_prepares_the_database_once_per_release(prod_plan: StackP
     assert migrations["command"] == ["npm", "run", "migrate:prod"]
     assert migrations["image"] == f"{workloads('prod')['imageRegistry']}/api:{workloads('prod')['imageTag']}"
     # The api starts after it.
-    job_resource = prod_plan.one("kubernetes:batch/v1:Job")
+    job_resource = prod_plan.one("kubernetes:batch/v1:Job", "schema-job")
     api = next(r for r in prod_plan.of_type("kubernetes:apps/v1:Deployment") if r.name.startswith("api"))
     assert job_resource.urn in api.dependencies or prod_plan.one("philosophy:index:DatabaseSchema").urn in (
         api.dependencies
@@ -501,7 +523,7 @@ def test_the_schema_job_prepares_the_database_once_per_release(prod_plan: StackP
     assert job["metadata"]["name"] == obj(staging_plan, "Job", job["metadata"]["name"], None)["metadata"]["name"]
     raw = raw_config("staging", KUBERNETES)
     raw["philosophy-kubernetes:workloads"]["imageTag"] = "9.9.9"
-    other = next(o for o in objects(run_stack("staging", kubernetes_config=encode(raw))) if o["kind"] == "Job")
+    other = next(o for o in objects(run_stack("staging", kubernetes_config=encode(raw))) if is_schema_job(o))
     assert other["metadata"]["name"] != job["metadata"]["name"]
 
 
@@ -568,7 +590,7 @@ def test_every_secret_key_a_pod_reads_is_in_its_external_secret(prod_plan: Plan)
 
 
 def test_the_api_starts_after_the_extension_exists_and_restarts_on_config_changes(prod_plan: Plan) -> None:
-    job = prod_plan.one("kubernetes:batch/v1:Job")
+    job = prod_plan.one("kubernetes:batch/v1:Job", "schema-job")
     assert job.urn in prod_plan.one("kubernetes:apps/v1:Deployment", "api-deployment").dependencies
     checksums = {
         name: obj(prod_plan, "Deployment", name)["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
@@ -591,7 +613,7 @@ def test_images_can_be_pinned_by_digest_per_image() -> None:
     api = pod(plan, "philosophy-api")["containers"][0]["image"]
     assert api.endswith(f"/api:{tag}@{digest}")
     # The schema Job's migrations run the very same api image.
-    job = next(o for o in objects(plan) if o["kind"] == "Job")
+    job = next(o for o in objects(plan) if is_schema_job(o))
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == api
     # The others keep their tag alone.
     assert pod(plan, "philosophy-websocket")["containers"][0]["image"].endswith(f"/websocket:{tag}")

@@ -20,6 +20,7 @@ from philosophy_infra.config.aws import running_config
 from philosophy_infra.config.base import KUBERNETES_NAMESPACE, ConfigIssue, LayerModel, Model, parse_stack_config
 from philosophy_infra.config.monitoring import MonitoringConfig
 from philosophy_infra.config.placeholders import RunMode, check_placeholders, run_mode
+from philosophy_infra.config.tracing import TracingConfig
 from philosophy_infra.config.workloads import WorkloadsConfig
 
 # Pulumi's rules for organization and project names (a DIY backend's organization is literally `organization`).
@@ -54,6 +55,7 @@ class KubernetesStackConfig(LayerModel):
     workloads: WorkloadsConfig
     cluster_autoscaler: AutoscalerConfig = Field(default_factory=AutoscalerConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
 
     def issues(self) -> Iterator[ConfigIssue]:
         yield from self.aws_layer.issues()

@@ -1,9 +1,9 @@
 """The seed's Elasticsearch as an Amazon OpenSearch Service domain, in the database subnets.
 
 - Encrypted at rest with its own key, node to node, and HTTPS only with TLS 1.2 or newer.
-- Fine-grained access control whose master user is an IAM role (`masterRoleArn`, the operators'): no password
-  exists, in config, state or anywhere else. The service's IAM roles are allowed by the domain's access policy;
-  what each may do inside OpenSearch is its role mapping (README: still to come).
+- Fine-grained access control whose master user is an IAM role, the search setup Job's (IRSA): no password
+  exists, in config, state or anywhere else. That Job maps the tenants' roles (the api's `philosophy-*`
+  indices, Jaeger's traces) and the operators' role, each an IAM role the domain's access policy lets in.
 - A security group admitting 443 from the cluster's nodes only; no public endpoint (VPC domain).
 - Slow and error logs to log groups encrypted with the domain's key, which OpenSearch may write (a CloudWatch
   Logs resource policy, for these groups only).
@@ -37,9 +37,10 @@ class SearchDomainArgs:
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     """The database subnets, in zone order; the first `zoneCount` are used."""
     node_security_group_id: pulumi.Input[str]
-    master_role_arn: str
+    master_role_arn: pulumi.Input[str]
+    """The search setup Job's role (IRSA), the only one with all rights before it maps the others."""
     client_role_arns: Sequence[pulumi.Input[str]]
-    """The IAM roles (IRSA) that may send requests; OpenSearch's role mappings say what each may do."""
+    """The IAM roles (IRSA, and the operators') that may send requests; role mappings say what each may do."""
     data_protection: DataProtection = DataProtection.PROTECTED
 
 

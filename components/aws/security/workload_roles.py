@@ -12,6 +12,10 @@ needs. They live in the AWS layer; the Kubernetes layer only annotates its servi
   user's secret only.
 - `cloudwatch-exporter` (namespace `monitoring`): YACE; reads CloudWatch metrics and finds the resources to read
   by their tags. These actions have no resource-level permissions, so nothing narrower than `*` exists.
+- `search-admin` (namespace `philosophy-schema`): the search setup Job; the OpenSearch domain's master user.
+- `jaeger` (namespace `tracing`): writes and reads the traces in OpenSearch.
+  Neither has an identity policy: the domain's access policy names them, and fine-grained access control
+  (the master, and the role mappings the setup Job writes) decides what each may do there.
 - `schema-admin` (namespace `philosophy-schema`): the schema Job's SecretStore; the only reader of the RDS master
   secret, with which the Job creates the extension, the application and monitoring users and their grants, and
   runs migrations; it also reads the monitoring user's secret (its password's verifier).
@@ -36,10 +40,13 @@ from philosophy_infra.service import (
     CLOUDWATCH_EXPORTER,
     DATABASE_APP_USER,
     DATABASE_MONITOR_READER,
+    JAEGER,
     MONITORING_NAMESPACE,
     SCHEMA_ADMIN,
     SCHEMA_NAMESPACE,
+    SEARCH_ADMIN,
     SECRET_READER,
+    TRACING_NAMESPACE,
     WORKER,
 )
 
@@ -76,7 +83,7 @@ class WorkloadRoles(pulumi.ComponentResource):
         super().__init__("philosophy:index:WorkloadRoles", name, None, opts)
         region = args.region
         connect = pulumi.Output.from_input(args.database_user_arn)
-        policies: dict[str, tuple[str, pulumi.Output[str]]] = {
+        policies: dict[str, tuple[str, pulumi.Output[str] | None]] = {
             SECRET_READER: (
                 APP_NAMESPACE,
                 pulumi.Output.all(
@@ -108,6 +115,8 @@ class WorkloadRoles(pulumi.ComponentResource):
                 ),
             ),
             CLOUDWATCH_EXPORTER: (MONITORING_NAMESPACE, pulumi.Output.from_input(cloudwatch_read_policy())),
+            SEARCH_ADMIN: (SCHEMA_NAMESPACE, None),
+            JAEGER: (TRACING_NAMESPACE, None),
             SCHEMA_ADMIN: (
                 SCHEMA_NAMESPACE,
                 pulumi.Output.all(

@@ -111,6 +111,7 @@ class DatabaseSchemaArgs:
 
 class DatabaseSchema(pulumi.ComponentResource):
     job: k8s.batch.v1.Job
+    namespace: k8s.core.v1.Namespace
 
     def __init__(self, name: str, args: DatabaseSchemaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:DatabaseSchema", name, None, opts)
@@ -127,6 +128,7 @@ class DatabaseSchema(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after)),
         )
+        self.namespace = namespace
         inside = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
         store = irsa_secret_store(
             name,

@@ -32,7 +32,9 @@ from philosophy_infra.service import (
     CACHE_PORT,
     DATABASE_APP_USER,
     DATABASE_PORT,
+    OTLP_ENDPOINT,
     SECRET_READER,
+    TRACING_NAMESPACE,
     WEBSOCKET,
     WORKER,
 )
@@ -85,6 +87,8 @@ class PhilosophyAppArgs:
     database_schema: pulumi.Resource
     """The DatabaseSchema component: the api starts once its Job (extension, app user, migrations) succeeded."""
     """A StorageClass that deletes its volumes with their claims (per-pod scratch)."""
+    trace_sample_ratio: float = 1.0
+    """The share of new traces the service records (OTEL_TRACES_SAMPLER_ARG)."""
     after: Sequence[pulumi.Resource] = ()
     """Cluster services the app needs first: External Secrets Operator, the VPA CRD, the StorageClasses."""
 
@@ -124,6 +128,15 @@ class PhilosophyApp(pulumi.ComponentResource):
                 "LOG_LEVEL": s.log_level.value,
                 "ENABLE_METRICS": "true",
                 "ENABLE_TRACING": "true",
+                # Where traces go (the OpenTelemetry SDK's own variables): the collectors in `tracing`, over OTLP;
+                # a sampled share of new traces, and whatever an incoming request's parent decided.
+                "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_ENDPOINT,
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_METRICS_EXPORTER": "none",
+                "OTEL_LOGS_EXPORTER": "none",
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": f"{args.trace_sample_ratio:g}",
                 # npm and Node write caches under HOME; the root filesystem is read-only, /tmp is not.
                 "HOME": "/tmp",
                 "NPM_CONFIG_CACHE": "/tmp/.npm",
@@ -198,6 +211,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                         {"name": "http", "containerPort": API_PORT},
                         {"name": "metrics", "containerPort": METRICS_PORT},
                     ],
+                    "env": [{"name": "OTEL_SERVICE_NAME", "value": API}],
                     "envFrom": env_from("cache-credentials", "app-secrets"),
                     "resources": resources["api"],
                     # The seed's timings.
@@ -243,7 +257,11 @@ class PhilosophyApp(pulumi.ComponentResource):
                     "image": image("websocket"),
                     "imagePullPolicy": "Always",
                     "ports": [{"name": "ws", "containerPort": WEBSOCKET_PORT}],
-                    "env": [{"name": "STICKY_SESSIONS", "value": "true"}, {"name": "REDIS_ADAPTER", "value": "true"}],
+                    "env": [
+                        {"name": "STICKY_SESSIONS", "value": "true"},
+                        {"name": "REDIS_ADAPTER", "value": "true"},
+                        {"name": "OTEL_SERVICE_NAME", "value": WEBSOCKET},
+                    ],
                     "envFrom": env_from("cache-credentials", "app-secrets"),
                     "resources": resources["websocket"],
                     # The seed has no probes here and no health path: the socket accepting is the signal.
@@ -275,6 +293,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                         {"name": "WORKER_CONCURRENCY", "value": str(s.worker.concurrency)},
                         {"name": "CLAUDE_RATE_LIMIT", "value": str(s.worker.rate_limit)},
                         {"name": "CLAUDE_API_KEY_SECRET_ARN", "value": args.llm_secret_arn},
+                        {"name": "OTEL_SERVICE_NAME", "value": WORKER},
                     ],
                     "envFrom": env_from("cache-credentials", "llm-credentials"),
                     # Its Claude calls (claude_api_requests_total, claude_api_errors_total), scraped by
@@ -426,6 +445,24 @@ class PhilosophyApp(pulumi.ComponentResource):
                             }
                         ],
                         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+            # Spans, to the OpenTelemetry Collectors.
+            "allow-otlp": {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": TRACING_NAMESPACE}
+                                },
+                                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "opentelemetry-collector"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}],
                     }
                 ],
             },
