@@ -5,15 +5,13 @@ which CI runs); without it these tests skip, saying so, and with CI=true they fa
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.prometheus_tools import prometheus_tool
 
 RULES_DIR = ROOT / "monitoring" / "rules"
 RULES = RULES_DIR / "philosophy.rules.yaml"
@@ -29,15 +27,7 @@ SEED_ALERTS = {
 
 
 def promtool() -> str:
-    extracted = ROOT / ".tools" / "bin" / "promtool"
-    found = shutil.which("promtool") or (str(extracted) if extracted.is_file() else None)
-    if found:
-        return found
-    if os.environ.get("CI") == "true":
-        pytest.fail("promtool is not installed: CI runs ./scripts/install-prometheus-tools.sh")
-    pytest.skip(
-        "promtool is not installed here: ./scripts/install-prometheus-tools.sh (Debian) or Prometheus's release"
-    )
+    return prometheus_tool("promtool")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -6,8 +6,6 @@ the config test skips, saying so, and with CI=true it fails instead."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,8 @@ from components.kubernetes.platform.monitoring import alertmanager_config
 from philosophy_infra.config.base import StackConfigError
 from philosophy_infra.layers import LayerName
 from philosophy_infra.stack_plan import StackPlan
-from tests.conftest import ROOT, encode, raw_config, run_stack
+from tests.conftest import encode, raw_config, run_stack
+from tests.prometheus_tools import prometheus_tool
 
 CHART_VALUES = Path(__file__).parent / "data" / "charts" / "kube-prometheus-stack-88.5.3-values.yaml"
 RECEIVERS = [
@@ -29,13 +28,7 @@ RECEIVERS = [
 
 
 def amtool() -> str:
-    extracted = ROOT / ".tools" / "bin" / "amtool"
-    found = shutil.which("amtool") or (str(extracted) if extracted.is_file() else None)
-    if found:
-        return found
-    if os.environ.get("CI") == "true":
-        pytest.fail("amtool is not installed: CI runs ./scripts/install-prometheus-tools.sh")
-    pytest.skip("amtool is not installed here: ./scripts/install-prometheus-tools.sh (Debian)")
+    return prometheus_tool("amtool")
 
 
 def kps_values(plan: StackPlan) -> dict[str, Any]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import yaml
 from philosophy_infra.stack_plan import StackPlan
 from tests.chart_values import unknown_keys
 from tests.conftest import KUBERNETES, ROOT, encode, raw_config, run_stack, stack_yaml
+from tests.prometheus_tools import prometheus_tool
 
 DATA = Path(__file__).parent / "data"
 DASHBOARDS = ROOT / "monitoring" / "dashboards"
@@ -151,13 +150,7 @@ def test_cloudwatch_metrics_in_dashboards_are_ones_yace_exports() -> None:
 
 
 def promtool() -> str:
-    extracted = ROOT / ".tools" / "bin" / "promtool"
-    found = shutil.which("promtool") or (str(extracted) if extracted.is_file() else None)
-    if found:
-        return found
-    if os.environ.get("CI") == "true":
-        pytest.fail("promtool is not installed: CI runs ./scripts/install-prometheus-tools.sh")
-    pytest.skip("promtool is not installed here: ./scripts/install-prometheus-tools.sh (Debian)")
+    return prometheus_tool("promtool")
 
 
 def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:

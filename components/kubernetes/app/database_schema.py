@@ -30,6 +30,7 @@ from components.kubernetes.app.workload import (
     container_security_context,
     pod_security_context,
 )
+from components.kubernetes.platform.pod_security import DNS_EGRESS, restricted_namespace_labels
 from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.service import (
     DATABASE_APP_USER,
@@ -119,12 +120,7 @@ class DatabaseSchema(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata={
                 "name": SCHEMA_NAMESPACE,
-                "labels": {
-                    **{f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")},
-                    "pod-security.kubernetes.io/enforce-version": pulumi.Output.from_input(
-                        args.kubernetes_version
-                    ).apply(lambda v: f"v{v}"),
-                },
+                "labels": restricted_namespace_labels(args.kubernetes_version),
             },
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after)),
         )
@@ -296,15 +292,7 @@ class DatabaseSchema(pulumi.ComponentResource):
         database = pulumi.Output.from_input(args.database_cidrs).apply(
             lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
         )
-        dns = {
-            "to": [
-                {
-                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                }
-            ],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-        }
+        dns = DNS_EGRESS
         policies: dict[str, Any] = {
             "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
             # DNS, and PostgreSQL in the database subnets: nothing else, in or out.

@@ -25,6 +25,7 @@ from components.kubernetes.app.workload import (
     Workload,
     WorkloadArgs,
 )
+from components.kubernetes.platform.pod_security import DNS_EGRESS, restricted_namespace_labels
 from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.config.workloads import CustomMetrics, WorkloadsConfig
 from philosophy_infra.service import (
@@ -108,10 +109,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                 "labels": {
                     "name": NAMESPACE,
                     "istio-injection": "enabled",
-                    **{f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")},
-                    "pod-security.kubernetes.io/enforce-version": pulumi.Output.from_input(
-                        args.kubernetes_version
-                    ).apply(lambda v: f"v{v}"),
+                    **restricted_namespace_labels(args.kubernetes_version),
                 },
             },
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after)),
@@ -437,15 +435,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                 "podSelector": {},
                 "policyTypes": ["Egress"],
                 "egress": [
-                    {
-                        "to": [
-                            {
-                                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    }
+                    DNS_EGRESS,
                 ],
             },
             # Spans, to the OpenTelemetry Collectors.

@@ -24,6 +24,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.app.workload import TMP_MOUNT, TMP_VOLUME, container_security_context, pod_security_context
+from components.kubernetes.platform.pod_security import DNS_EGRESS
 from philosophy_infra.service import SCHEMA_NAMESPACE, SEARCH_ADMIN
 
 PYTHON_IMAGE = "public.ecr.aws/docker/library/python:3.13-alpine"
@@ -241,15 +242,7 @@ class SearchSetup(pulumi.ComponentResource):
             "podSelector": {"matchLabels": {"app": "search-setup"}},
             "policyTypes": ["Egress"],
             "egress": [
-                {
-                    "to": [
-                        {
-                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                        }
-                    ],
-                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                },
+                DNS_EGRESS,
                 {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]},
             ],
         }

@@ -23,6 +23,7 @@ import yaml
 
 from components.kubernetes.app.database_schema import RDS_CA_FILE, RDS_CA_MOUNT, rds_ca_bundle
 from components.kubernetes.platform.helm import pinned_release
+from components.kubernetes.platform.pod_security import chart_security_contexts
 from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.naming import SERVICE
 from philosophy_infra.service import CACHE_SECRET_READER, CLOUDWATCH_EXPORTER, DATABASE_MONITOR_READER
@@ -93,17 +94,6 @@ def yace_config(region: str, environment: str) -> str:
     }
     # The chart passes `config` through Helm's `tpl`: nothing here may look like a template.
     return yaml.safe_dump(config, sort_keys=False)
-
-
-def restricted_security(user: int) -> dict[str, Any]:
-    return {
-        "podSecurityContext": {"runAsNonRoot": True, "runAsUser": user, "seccompProfile": {"type": "RuntimeDefault"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
-    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,7 +181,7 @@ class Exporters(pulumi.ComponentResource):
             "auth": {"enabled": True, "secret": {"name": CACHE_AUTH_SECRET, "key": "password"}},
             # Cluster mode: the exporter finds every shard from the configuration endpoint.
             "extraArgs": {"is-cluster": "true", "check-single-keys": f"db0={AI_QUEUE}"},
-            **restricted_security(59000),
+            **chart_security_contexts(59000),
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
         }
         return self._release(f"{name}-redis", args, REDIS_EXPORTER_CHART, values, [token])
@@ -231,7 +221,7 @@ class Exporters(pulumi.ComponentResource):
             },
             "extraVolumes": [{"name": "rds-ca", "configMap": {"name": "rds-ca"}}],
             "extraVolumeMounts": [{"name": "rds-ca", "mountPath": RDS_CA_MOUNT, "readOnly": True}],
-            **restricted_security(1001),
+            **chart_security_contexts(1001),
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
         }
         return self._release(f"{name}-postgres", args, POSTGRES_EXPORTER_CHART, values, [credentials, ca])
@@ -246,7 +236,7 @@ class Exporters(pulumi.ComponentResource):
             # `helm test`'s pod, which nothing here runs.
             "testConnection": False,
             # The image's user is `nobody` by name; `runAsNonRoot` needs the number.
-            **restricted_security(65534),
+            **chart_security_contexts(65534),
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
         }
         return self._release(f"{name}-cloudwatch", args, YACE_CHART, values, [])

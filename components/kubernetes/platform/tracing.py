@@ -24,6 +24,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.platform.helm import pinned_release
+from components.kubernetes.platform.pod_security import chart_security_contexts, restricted_namespace_labels
 from philosophy_infra.config.tracing import TraceStorage, TracingConfig
 from philosophy_infra.service import JAEGER, MONITORING_NAMESPACE, TRACING_NAMESPACE
 
@@ -134,22 +135,6 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def restricted(user: int, *, read_only_root: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
-    pod = {
-        "runAsNonRoot": True,
-        "runAsUser": user,
-        "runAsGroup": user,
-        "fsGroup": user,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-    container = {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": read_only_root,
-        "capabilities": {"drop": ["ALL"]},
-    }
-    return pod, container
-
-
 @dataclass(frozen=True, kw_only=True)
 class TracingArgs:
     provider: k8s.Provider
@@ -177,18 +162,12 @@ class Tracing(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata={
                 "name": TRACING_NAMESPACE,
-                "labels": {
-                    **{f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")},
-                    "pod-security.kubernetes.io/enforce-version": pulumi.Output.from_input(
-                        args.kubernetes_version
-                    ).apply(lambda v: f"v{v}"),
-                },
+                "labels": restricted_namespace_labels(args.kubernetes_version),
             },
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after)),
         )
         inside = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
         self.jaeger = self._jaeger(name, args, inside)
-        pod, container = restricted(10001)
         collector_values: dict[str, Any] = {
             **args.placement,
             "mode": "deployment",
@@ -203,8 +182,7 @@ class Tracing(pulumi.ComponentResource):
             "ports": {
                 name: {"enabled": False} for name in ("jaeger-compact", "jaeger-thrift", "jaeger-grpc", "zipkin")
             },
-            "podSecurityContext": pod,
-            "securityContext": container,
+            **chart_security_contexts(10001),
             "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
             "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
         }
@@ -252,7 +230,6 @@ class Tracing(pulumi.ComponentResource):
             after.append(claim)
             volumes.append({"name": "badger", "persistentVolumeClaim": {"claimName": BADGER_CLAIM}})
             mounts.append({"name": "badger", "mountPath": BADGER_MOUNT})
-        pod, container = restricted(10001)
         values: dict[str, Any] = {
             "fullnameOverride": JAEGER,
             "userconfig": config,
@@ -268,8 +245,7 @@ class Tracing(pulumi.ComponentResource):
                 },
                 # The chart puts no checksum of its config on the pods: this label rolls them when it changes.
                 "podLabels": {"config-hash": config.apply(config_hash)},
-                "podSecurityContext": pod,
-                "securityContext": container,
+                **chart_security_contexts(10001),
                 "extraVolumes": volumes,
                 "extraVolumeMounts": mounts,
                 "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
