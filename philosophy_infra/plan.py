@@ -183,7 +183,8 @@ def _aws_outputs(typ: str, state: dict[str, Any], region: str) -> dict[str, Any]
             "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
         }
     if typ == "aws:iam/role:Role":
-        return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"}
+        # IAM puts the role's path in its ARN (`role/philosophy-infra/prod/<name>`), as AWS does.
+        return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role{state.get('path') or '/'}{name}"}
     if typ == "aws:cloudwatch/logGroup:LogGroup":
         return {"arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}"}
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":

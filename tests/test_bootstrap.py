@@ -224,10 +224,10 @@ def test_the_outputs_are_what_the_other_layers_and_github_need(shared: StackPlan
     assert set(out["deployRoleArns"]) == set(s["environments"]) == {"staging", "prod"}
     roles = {r.name: r for r in shared.of_type(ROLE)}
     for env, arn in out["deployRoleArns"].items():
-        assert arn.startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/ci-deploy-{env}-role-")
-    assert out["previewRoleArn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/ci-preview-role-")
-    assert out["driftRoleArn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/ci-drift-role-")
-    assert out["appPushRoleArn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/ci-image-push-role-")
+        assert arn.startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/philosophy-bootstrap/ci-deploy-{env}-role-")
+    assert out["previewRoleArn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/philosophy-bootstrap/ci-preview-role-")
+    assert out["driftRoleArn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/philosophy-bootstrap/ci-drift-role-")
+    assert out["appPushRoleArn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/philosophy-bootstrap/ci-image-push-role-")
     assert "ci-preview-role" in roles and out["oidcProviderArn"]
 
 
@@ -803,7 +803,8 @@ def test_images_are_replicated_to_the_dr_region_with_the_same_settings(shared: S
     assert template.inputs["lifecyclePolicy"] == lifecycle.inputs["policy"]
     role = shared.one(ROLE, "ecr-replica-creation-role")
     assert role.urn in template.dependencies
-    assert template.inputs["customRoleArn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/ecr-replica-creation-role-")
+    replica_role = f"arn:aws:iam::{ACCOUNT_ID}:role/philosophy-bootstrap/ecr-replica-creation-role-"
+    assert template.inputs["customRoleArn"].startswith(replica_role)
     [trust] = doc(role, "assumeRolePolicy")["Statement"]
     assert trust["Principal"] == {"Service": "ecr.amazonaws.com"}
     found = statements(inline(shared, "ecr-replica-creation-role"))

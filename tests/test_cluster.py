@@ -178,7 +178,8 @@ def test_ebs_csi_driver_has_its_own_irsa_role(prod_plan: Plan) -> None:
     addon = prod_plan.one("aws:eks/addon:Addon", "addons-ebs-csi")
     role = prod_plan.one("aws:iam/role:Role", "addons-ebs-csi-role")
     assert addon.inputs["addonName"] == "aws-ebs-csi-driver"
-    assert addon.inputs["serviceAccountRoleArn"].split(":role/")[1].startswith("addons-ebs-csi-role")
+    role_path_and_name = addon.inputs["serviceAccountRoleArn"].split(":role/")[1]
+    assert role_path_and_name.startswith("philosophy-infra/prod/addons-ebs-csi-role")
     assert role.urn in addon.dependencies
     [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     issuer = prod_plan.outputs["oidcIssuer"]

@@ -16,6 +16,7 @@ import yaml
 
 from components.kubernetes.app import search_setup_script as script
 from components.kubernetes.app.search_setup import SCRIPT
+from philosophy_infra.arns import role_arn_without_path
 from philosophy_infra.layers import LayerName
 from philosophy_infra.plan import RecordedResource
 from philosophy_infra.stack_plan import StackPlan
@@ -197,8 +198,9 @@ def test_search_setup_runs_as_the_domains_master_and_maps_each_tenant_to_its_ind
     aws_plan = prod_plan.layer(LayerName.AWS)
     roles = aws_plan.outputs["serviceAccountRoleArns"]
     domain = aws_plan.one("aws:opensearch/domain:Domain").inputs
-    master = domain["advancedSecurityOptions"]["masterUserOptions"]["masterUserArn"]
-    assert master == roles["search-admin"]
+    master = roles["search-admin"]
+    # The domain's master is the role as its sessions show it (no path); the Job signs in as that role.
+    assert domain["advancedSecurityOptions"]["masterUserOptions"]["masterUserArn"] == role_arn_without_path(master)
     account = named(prod_plan, ":ServiceAccount", "search-admin").inputs
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == master
     job = named(prod_plan, ":Job", next(
@@ -216,12 +218,18 @@ def test_search_setup_runs_as_the_domains_master_and_maps_each_tenant_to_its_ind
         if "/rolesmapping/" in path
     }
     operators = aws_plan.outputs["searchOperatorRoleArns"]
+
+    def both_forms(*arns: str) -> list[str]:
+        return sorted({form for arn in arns for form in (arn, role_arn_without_path(arn))})
+
     assert mappings == {
-        "all_access": sorted({master, *operators}),
-        "security_manager": sorted({master, *operators}),
-        "philosophy_search": [roles["philosophy-api"]],
-        "jaeger_traces": [roles["jaeger"]],
+        "all_access": both_forms(master, *operators),
+        "security_manager": both_forms(master, *operators),
+        "philosophy_search": both_forms(roles["philosophy-api"]),
+        "jaeger_traces": both_forms(roles["jaeger"]),
     }
+    # The roles carry a path, so the session's form really differs from the role's.
+    assert role_arn_without_path(roles["jaeger"]) != roles["jaeger"]
     index_patterns = {
         path.rsplit("/", 1)[1]: [p for perm in step["body"]["index_permissions"] for p in perm["index_patterns"]]
         for path, step in steps.items()
@@ -234,9 +242,9 @@ def test_search_setup_runs_as_the_domains_master_and_maps_each_tenant_to_its_ind
         assert order.index(f"/_plugins/_security/api/roles/{role}") < order.index(
             f"/_plugins/_security/api/rolesmapping/{role}"
         )
-    # Every principal mapped is let in by the domain's access policy.
+    # Every role mapped is let in by the domain's access policy, which names the roles themselves (with path).
     principals = set(json.loads(domain["accessPolicies"])["Statement"][0]["Principal"]["AWS"])
-    assert {r for backend in mappings.values() for r in backend} <= principals
+    assert {master, *operators, roles["philosophy-api"], roles["jaeger"]} <= principals
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 
 from components.aws.data.store_security_group import store_security_group
 from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
+from philosophy_infra.arns import role_arn_without_path
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.search import SearchConfig
 
@@ -124,7 +125,11 @@ class SearchDomain(pulumi.ComponentResource):
             advanced_security_options={
                 "enabled": True,
                 "internal_user_database_enabled": False,
-                "master_user_options": {"master_user_arn": args.master_role_arn},
+                # As the master's signed requests show it (a session carries no path: philosophy_infra.arns); the
+                # access policy below names the role itself, path and all, as IAM requires.
+                "master_user_options": {
+                    "master_user_arn": pulumi.Output.from_input(args.master_role_arn).apply(role_arn_without_path)
+                },
             },
             vpc_options={
                 "subnet_ids": pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: list(ids)[: s.zone_count]),

@@ -25,6 +25,7 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes.app.workload import TMP_MOUNT, TMP_VOLUME, container_security_context, pod_security_context
 from components.kubernetes.platform.pod_security import DNS_EGRESS
+from philosophy_infra.arns import role_arn_without_path
 from philosophy_infra.service import SCHEMA_NAMESPACE, SEARCH_ADMIN
 
 PYTHON_IMAGE = "public.ecr.aws/docker/library/python:3.13-alpine"
@@ -32,6 +33,12 @@ SCRIPT = Path(__file__).resolve().parent / "search_setup_script.py"
 MOUNT = "/etc/search-setup"
 SEARCH_INDICES, TRACE_INDICES = "philosophy-*", "jaeger-*"
 JOB_DEADLINE_SECONDS = 1200
+
+
+def backend_roles(*role_arns: str) -> list[str]:
+    """Each role as OpenSearch may see it: the session's form without the role's path (philosophy_infra.arns),
+    and the full ARN, so a mapping matches whichever the domain derives."""
+    return sorted({form for arn in role_arns for form in (arn, role_arn_without_path(arn))})
 
 
 def search_setup_plan(
@@ -44,7 +51,7 @@ def search_setup_plan(
     trace_retention_days: int,
 ) -> dict[str, Any]:
     """The steps, in order: roles before their mappings; the master keeps all access whatever else changes."""
-    admins = sorted({master_role_arn, *operator_role_arns})
+    admins = backend_roles(master_role_arn, *operator_role_arns)
 
     def role(name: str, cluster: list[str], pattern: str, actions: list[str]) -> dict[str, Any]:
         return {
@@ -74,7 +81,7 @@ def search_setup_plan(
                 SEARCH_INDICES,
                 ["crud", "create_index", "manage"],
             ),
-            mapping("philosophy_search", [api_role_arn]),
+            mapping("philosophy_search", backend_roles(api_role_arn)),
             # Jaeger writes its own index templates (legacy `_template`) at start.
             role(
                 "jaeger_traces",
@@ -87,7 +94,7 @@ def search_setup_plan(
                 TRACE_INDICES,
                 ["crud", "create_index", "indices:admin/mapping/put", "indices_monitor"],
             ),
-            mapping("jaeger_traces", [jaeger_role_arn]),
+            mapping("jaeger_traces", backend_roles(jaeger_role_arn)),
             {
                 "method": "PUT",
                 "path": "/_index_template/philosophy",
