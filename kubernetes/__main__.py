@@ -119,6 +119,7 @@ app = PhilosophyApp(
             cache_port=aws_layer.port("cachePort"),
             cache_secret_arn=aws_layer.text("cacheAuthSecretArn"),
             network_cidrs=aws_layer.cidrs("databaseSubnetCidrs"),
+            search_endpoint=aws_layer.text("searchEndpoint"),
         ),
         llm_secret_arn=aws_layer.text("llmApiKeySecretArn"),
         jwt_secret_arn=aws_layer.text("jwtSecretArn"),
@@ -192,7 +193,8 @@ tracing = Tracing(
         search_endpoint=aws_layer.text("searchEndpoint"),
         search_index_replicas=aws_layer.get("searchIndexReplicas"),
         jaeger_role_arn=aws_layer.role_arn(JAEGER),
-        after=[storage],
+        # Jaeger writes its index templates at start, which the search setup Job's role mapping allows.
+        after=[storage, search.job],
     ),
     opts=on_cluster,
 )

@@ -53,8 +53,9 @@ def test_chart_values_exist_in_the_pinned_charts(stack: str, request: pytest.Fix
     assert unknown_keys(collector["values"], defaults) == ["podDisruptionBudget.minAvailable"]
     assert "#   minAvailable: 2" in (CHARTS / "opentelemetry-collector-0.170.0-values.yaml").read_text()
     defaults = yaml.safe_load((CHARTS / "jaeger-4.11.1-values.yaml").read_text())
-    # The chart's Deployment template reads these two, which its values.yaml does not list (jaeger-deploy.yaml).
-    assert sorted(unknown_keys(jaeger["values"], defaults)) == ["jaeger.podLabels", "jaeger.resources"]
+    # The chart's Deployment template reads these, which its values.yaml does not list (jaeger-deploy.yaml).
+    read_by_the_template = ["jaeger.podLabels", "jaeger.resources", *(["jaeger.strategy"] if stack == "prod" else [])]
+    assert sorted(unknown_keys(jaeger["values"], defaults)) == read_by_the_template
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -83,6 +84,9 @@ def test_spans_flow_from_the_service_to_the_collectors_to_jaeger_and_grafana_rea
     app_config = named(plan, ":ConfigMap", "app-config").inputs["data"]
     assert app_config["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://{collector['fullnameOverride']}.tracing.svc:4317"
     assert app_config["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
+    # And where its search indices are (the seed's ELASTICSEARCH_URL), as the AWS layer exports the domain.
+    search = plan.layer(LayerName.AWS).outputs["searchEndpoint"]
+    assert app_config["SEARCH_URL"] == f"https://{search}" and app_config["SEARCH_INDEX_PREFIX"] == "philosophy-"
     assert float(app_config["OTEL_TRACES_SAMPLER_ARG"]) == tracing_config(stack)["sampleRatio"]
     config = collector["alternateConfig"]
     assert set(config["receivers"]) == {"otlp"}
@@ -146,6 +150,21 @@ def test_prod_stores_traces_in_opensearch_signed_with_jaegers_own_role(prod_plan
     role = prod_plan.layer(LayerName.AWS).one("aws:iam/role:Role", "workload-roles-jaeger-role")
     assert "system:serviceaccount:tracing:jaeger" in role.inputs["assumeRolePolicy"]
     assert not any(r.type.endswith(":PersistentVolumeClaim") for r in prod_plan.resources if "badger" in r.name)
+    # No single Jaeger: two, rolled one at a time, kept through node drains by a budget.
+    jaeger = values["jaeger"]
+    assert jaeger["replicas"] == 2 and jaeger["strategy"]["rollingUpdate"] == {"maxUnavailable": 0}
+    budget = named(prod_plan, ":PodDisruptionBudget", "jaeger").inputs
+    assert budget["metadata"]["namespace"] == "tracing" and budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "jaeger"}
+    # Jaeger starts after the search setup Job, which allows it to write its index templates.
+    by_urn = {r.urn: r for r in prod_plan.resources}
+    seen, todo = set(), [next(r.urn for r in prod_plan.resources if r.name == "tracing-jaeger")]
+    while todo:
+        urn = todo.pop()
+        if urn not in seen:
+            seen.add(urn)
+            todo += by_urn[urn].dependencies if urn in by_urn else []
+    assert next(r.urn for r in prod_plan.resources if r.name == "search-job") in seen
 
 
 def test_staging_keeps_traces_in_badger_on_a_volume(staging_plan: StackPlan) -> None:

@@ -457,7 +457,11 @@ def test_vpa_recommends_without_fighting_the_hpa(prod_plan: Plan) -> None:
 
 
 def test_every_workload_has_a_disruption_budget(prod_plan: Plan) -> None:
-    budgets = {o["metadata"]["name"]: o["spec"] for o in objects(prod_plan) if o["kind"] == "PodDisruptionBudget"}
+    budgets = {
+        o["metadata"]["name"]: o["spec"]
+        for o in objects(prod_plan)
+        if o["kind"] == "PodDisruptionBudget" and o["metadata"]["namespace"] == NS
+    }
     assert set(budgets) == {"philosophy-api", "philosophy-websocket", "claude-worker"}
     assert all(b["maxUnavailable"] == 1 and b["selector"]["matchLabels"]["app"] == n for n, b in budgets.items())
 

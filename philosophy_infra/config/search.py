@@ -31,8 +31,6 @@ class SearchConfig(Model):
     """Three zones, one of them a standby that takes over within a minute; needs dedicated masters."""
     dedicated_masters: DedicatedMasters | None = None
     volume_gib: int = Field(default=20, ge=10, le=16384)
-    automated_snapshot_hour: int = Field(default=2, ge=0, le=23)
-    """The UTC hour of the daily automated snapshot (hourly snapshots need OpenSearch's own policy)."""
     log_retention_days: int = 90
 
     def issues(self, zones: int) -> Iterator[ConfigIssue]:

@@ -7,7 +7,8 @@
 - A security group admitting 443 from the cluster's nodes only; no public endpoint (VPC domain).
 - Slow and error logs to log groups encrypted with the domain's key, which OpenSearch may write (a CloudWatch
   Logs resource policy, for these groups only).
-- The daily automated snapshot at a configured hour; `protect` in protected stacks.
+- Automated snapshots are OpenSearch Service's own: hourly, kept 14 days, no hour to choose
+  (`AutomatedSnapshotStartHour` applies to legacy Elasticsearch only). `protect` in protected stacks.
 """
 
 from __future__ import annotations
@@ -135,7 +136,6 @@ class SearchDomain(pulumi.ComponentResource):
                 "subnet_ids": pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: list(ids)[: s.zone_count]),
                 "security_group_ids": [group.id],
             },
-            snapshot_options={"automated_snapshot_start_hour": s.automated_snapshot_hour},
             access_policies=pulumi.Output.all(domain_arn, args.master_role_arn, *args.client_role_arns).apply(
                 lambda v: domain_access_policy(v[0], v[1:])
             ),

@@ -64,6 +64,8 @@ class DataEndpoints:
     cache_secret_arn: pulumi.Input[str]
     network_cidrs: pulumi.Input[Sequence[str]]
     """Where the database and cache live (the database subnets): the only targets of 5432 and 6379."""
+    search_endpoint: pulumi.Input[str] = ""
+    """The OpenSearch domain's endpoint (no scheme)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +160,10 @@ class PhilosophyApp(pulumi.ComponentResource):
                 "REDIS_PORT": pulumi.Output.from_input(data.cache_port).apply(str),
                 "AWS_REGION": args.region,
                 "ASSETS_BUCKET": args.assets_bucket_name,
+                # The seed's ELASTICSEARCH_URL. Requests are signed with the api's IAM role (SigV4, service `es`);
+                # the domain's role mapping lets it use `philosophy-*` indices, whose replicas its template sets.
+                "SEARCH_URL": pulumi.Output.concat("https://", data.search_endpoint),
+                "SEARCH_INDEX_PREFIX": "philosophy-",
             },
             opts=in_namespace,
         )

@@ -2,7 +2,9 @@
 through its chart's ServiceMonitor, in `monitoring`:
 
 - redis_exporter against the cache, over TLS with its AUTH token (synced from Secrets Manager): the length of
-  the AI queue (`redis_key_size{key="ai-generation"}`) for HighQueueDepth, and the cache's own metrics.
+  the AI queue (`redis_key_size{key="ai-generation"}`) for HighQueueDepth (cluster mode: the key is read from
+  the shard that holds it). Its INFO metrics come from whichever node the configuration endpoint answers with;
+  the cache's per-node metrics are CloudWatch's, through YACE.
 - postgres_exporter against RDS as the monitoring user (`pg_monitor`), its password synced from Secrets Manager,
   verifying the server (`verify-full`, the region's RDS CAs): connections against `max_connections` for
   DatabaseConnectionPoolExhausted, and the statistics views.
@@ -216,8 +218,6 @@ class Exporters(pulumi.ComponentResource):
                     "sslmode": "verify-full",
                     "extraParams": f"sslrootcert={RDS_CA_FILE}",
                 },
-                # RDS's own database, which the monitoring user may not open.
-                "extraArgs": ["--exclude-databases=rdsadmin"],
             },
             "extraVolumes": [{"name": "rds-ca", "configMap": {"name": "rds-ca"}}],
             "extraVolumeMounts": [{"name": "rds-ca", "mountPath": RDS_CA_MOUNT, "readOnly": True}],

@@ -42,6 +42,8 @@ def grafana_values(
     """kube-prometheus-stack's `grafana` values."""
     return {
         "enabled": True,
+        # The subchart names itself after the release otherwise (`kube-prometheus-stack-grafana`).
+        "fullnameOverride": "kps-grafana",
         **placement,
         "admin": {"existingSecret": ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
         "persistence": {
@@ -100,7 +102,9 @@ class Grafana(pulumi.ComponentResource):
                 "annotations": {"pulumi.com/waitFor": "condition=Ready"},
             },
             spec={
-                # Generated once, never again: Grafana only reads it on its first start.
+                # Generated once, never again, even when this spec changes: Grafana only reads it on its first
+                # start and keeps it in its database.
+                "refreshPolicy": "CreatedOnce",
                 "refreshInterval": "0s",
                 "target": {
                     "name": ADMIN_SECRET,

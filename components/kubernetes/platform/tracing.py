@@ -31,6 +31,7 @@ from philosophy_infra.service import JAEGER, MONITORING_NAMESPACE, TRACING_NAMES
 COLLECTOR_CHART = ("opentelemetry-collector", "0.170.0", "https://open-telemetry.github.io/opentelemetry-helm-charts")
 JAEGER_CHART = ("jaeger", "4.11.1", "https://jaegertracing.github.io/helm-charts")
 JAEGER_VERSION = "2.20.0"
+JAEGER_REPLICAS = 2
 COLLECTOR_IMAGE = "otel/opentelemetry-collector-k8s"
 OTLP_GRPC, OTLP_HTTP, JAEGER_QUERY, HEALTH = 4317, 4318, 16686, 13133
 BADGER_MOUNT, BADGER_CLAIM = "/badger", "jaeger-badger"
@@ -236,8 +237,10 @@ class Tracing(pulumi.ComponentResource):
             "jaeger": {
                 **args.placement,
                 "image": {"tag": JAEGER_VERSION},
-                # One writer of a Badger volume; the chart's default strategy (Recreate) replaces it.
-                "replicas": 1,
+                # Badger: one writer of its volume, replaced (the chart's default strategy, Recreate). OpenSearch:
+                # two, rolled, so a config change or a drained node never stops ingest and queries.
+                "replicas": 1 if badger else JAEGER_REPLICAS,
+                **({} if badger else {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}}}),
                 "serviceAccount": {
                     "annotations": {"eks.amazonaws.com/role-arn": args.jaeger_role_arn} if not badger else {},
                     # Jaeger never calls the Kubernetes API; IRSA's web identity token is its own volume.
@@ -251,6 +254,15 @@ class Tracing(pulumi.ComponentResource):
                 "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
             },
         }
+        if not badger:
+            # The chart has no disruption budget.
+            budget: Any = {"minAvailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": "jaeger"}}}
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-jaeger-pdb",
+                metadata={"name": JAEGER, "namespace": TRACING_NAMESPACE},
+                spec=budget,
+                opts=inside,
+            )
         return pinned_release(
             f"{name}-jaeger",
             JAEGER_CHART,
