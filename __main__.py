@@ -216,6 +216,8 @@ alarms = DataStoreAlarms(
         name_prefix=names.prefix,
         settings=config.alarms,
         database_identifier=names("postgres"),
+        search_domain_name=names("search"),
+        search_volume_gib=config.search.volume_gib,
         cache_node_ids=cache_node_ids(
             names("cache"),
             config.cache.shards,

@@ -205,3 +205,32 @@ def test_a_node_group_prefix_eks_cannot_hold_is_refused() -> None:
         run_stack("staging", encode(raw))
     message = str(info.value)
     assert "philosophy-infra:nodeGroups.a-rather-long-node-group-key" in message and "at most 37" in message
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_search_domain_has_awss_recommended_alarms_with_the_stacks_thresholds(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    plan: Plan = request.getfixturevalue(f"{stack}_plan")
+    config = stack_yaml(stack)["config"]
+    want = config["philosophy-infra:alarms"]["search"]
+    volume_gib = config["philosophy-infra:search"].get("volumeGib", 20)
+    found = {a["metricName"]: a for a in alarms(plan) if a["namespace"] == "AWS/ES"}
+    assert set(found) == {
+        "ClusterStatus.red",
+        "ClusterIndexWritesBlocked",
+        "FreeStorageSpace",
+        "JVMMemoryPressure",
+        "AutomatedSnapshotFailure",
+    }
+    domain = plan.one("aws:opensearch/domain:Domain").inputs["domainName"]
+    for alarm in found.values():
+        # OpenSearch Service reports domain metrics by domain name and account.
+        assert alarm["dimensions"] == {"DomainName": domain, "ClientId": "123456789012"}
+        assert alarm["alarmActions"] == [plan.outputs["alarmTopicArn"]]
+    # FreeStorageSpace is in MiB, its minimum the fullest data node.
+    free = found["FreeStorageSpace"]
+    assert free["statistic"] == "Minimum" and free["comparisonOperator"] == "LessThanOrEqualToThreshold"
+    assert free["threshold"] == volume_gib * 1024 * want["freeStoragePercent"] / 100
+    assert found["JVMMemoryPressure"]["threshold"] == want["jvmMemoryPressurePercent"]
+    assert found["ClusterStatus.red"]["threshold"] == 1

@@ -40,6 +40,12 @@ class CacheThresholds(Model):
     replication_lag_seconds: int = Field(default=30, ge=1)
 
 
+class SearchThresholds(Model):
+    free_storage_percent: float = Field(default=25, gt=0, lt=100)
+    """The least free space on any data node, as a share of its volume (AWS's recommended alarm: 25%)."""
+    jvm_memory_pressure_percent: float = Field(default=95, gt=0, le=100)
+
+
 class NodeThresholds(Model):
     vcpu_quota_percent: float = Field(default=80, gt=0, le=100)
     """The account's running vCPUs of the node groups' instance classes, as a share of the EC2 quota: above it
@@ -52,6 +58,7 @@ class AlarmsConfig(Model):
     database: DatabaseThresholds = Field(default_factory=DatabaseThresholds)
     cache: CacheThresholds = Field(default_factory=CacheThresholds)
     nodes: NodeThresholds = Field(default_factory=NodeThresholds)
+    search: SearchThresholds = Field(default_factory=SearchThresholds)
     evaluation_minutes: int = Field(default=5, ge=1, le=60)
     """How many consecutive one-minute periods must breach before an alarm fires."""
 

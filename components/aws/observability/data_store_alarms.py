@@ -5,6 +5,8 @@ metrics, so they work when the cluster, and the Prometheus in it, is down.
   reports none, so that alarm would stay OK forever; it comes with a read replica.
 - ElastiCache (per node, which is how ElastiCache reports engine metrics): engine CPU, memory used, evictions,
   replication lag.
+- OpenSearch (the domain, AWS's recommended set): cluster red, writes blocked, the least free storage on a data
+  node, JVM memory pressure, a failed automated snapshot.
 A missing metric shows as "insufficient data" (an instance that stopped reporting is not called healthy), but
 for the ones that are absent by nature: evictions when nothing is evicted, replication lag on a primary. The
 alarm and OK transitions both notify. The cache nodes' IDs follow ElastiCache's naming for the configured shards
@@ -58,6 +60,29 @@ def database_thresholds(settings: AlarmsConfig) -> dict[str, Threshold]:
             "FreeStorageSpace", "LessThanThreshold", t.free_storage_gib * GIB, "Minimum", f"{t.free_storage_gib} GiB"
         ),
         "connections": Threshold("DatabaseConnections", "GreaterThanThreshold", t.connections, "Maximum", ""),
+    }
+
+
+def search_thresholds(settings: AlarmsConfig, volume_gib: int) -> dict[str, Threshold]:
+    """AWS's recommended alarms for an OpenSearch Service domain, at the domain level (the worst node)."""
+    t = settings.search
+    free_mib = volume_gib * 1024 * t.free_storage_percent / 100
+    return {
+        "red": Threshold(
+            "ClusterStatus.red", "GreaterThanOrEqualToThreshold", 1, "Maximum", "(a primary shard unassigned)"
+        ),
+        "writes-blocked": Threshold(
+            "ClusterIndexWritesBlocked", "GreaterThanOrEqualToThreshold", 1, "Maximum", "(writes refused)"
+        ),
+        "free-storage": Threshold(
+            "FreeStorageSpace", "LessThanOrEqualToThreshold", free_mib, "Minimum", f"MiB ({t.free_storage_percent:g}%)"
+        ),
+        "jvm-memory-pressure": Threshold(
+            "JVMMemoryPressure", "GreaterThanOrEqualToThreshold", t.jvm_memory_pressure_percent, "Maximum", "%"
+        ),
+        "snapshot-failure": Threshold(
+            "AutomatedSnapshotFailure", "GreaterThanOrEqualToThreshold", 1, "Maximum", "(an hourly snapshot failed)"
+        ),
     }
 
 
@@ -119,6 +144,9 @@ class DataStoreAlarmsArgs:
     settings: AlarmsConfig
     database_identifier: pulumi.Input[str]
     cache_node_ids: Sequence[str]
+    search_domain_name: str
+    search_volume_gib: int
+    """Each data node's volume: the free storage alarm's threshold is a share of it."""
     data_protection: DataProtection = DataProtection.PROTECTED
 
 
@@ -174,6 +202,11 @@ class DataStoreAlarms(pulumi.ComponentResource):
                     "AWS/ElastiCache", {"CacheClusterId": node}, threshold, topic,
                     f"{args.name_prefix} cache node {node}: {threshold.metric}", s.evaluation_minutes,
                 )  # fmt: skip
+        for suffix, threshold in search_thresholds(s, args.search_volume_gib).items():
+            self._alarm(
+                f"{name}-search-{suffix}", "AWS/ES", {"DomainName": args.search_domain_name, "ClientId": account},
+                threshold, topic, f"{args.name_prefix} search domain: {threshold.metric}", s.evaluation_minutes,
+            )  # fmt: skip
         self.topic_arn = topic.arn
         self.register_outputs({"topicArn": self.topic_arn})
 
