@@ -27,7 +27,7 @@ SEED_ALERTS = {
     "HighQueueDepth",
 }
 # Not the seed's: the health of the exporters two of its alerts read.
-PIPELINE_ALERTS = {"ExporterDown", "ExporterCannotReachItsStore"}
+PIPELINE_ALERTS = {"ExporterDown", "ExporterCannotReachItsStore", "TracesDropped"}
 ALERTS = SEED_ALERTS | PIPELINE_ALERTS
 
 

@@ -128,7 +128,12 @@ def test_prometheus_scrapes_the_api_and_the_worker_through_pod_monitors(
 ) -> None:
     """The worker, not the api, calls the LLM API: its metrics feed ClaudeAPIFailure."""
     plan = stack_plan(request, stack)
-    monitors = [r.inputs for r in plan.resources if r.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"]
+    monitors = [
+        r.inputs
+        for r in plan.resources
+        if r.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+        and r.inputs["metadata"]["namespace"] == "philosophy-app"
+    ]
     assert sorted(m["spec"]["selector"]["matchLabels"]["app"] for m in monitors) == ["claude-worker", "philosophy-api"]
     policies = {
         r.inputs["metadata"]["name"]: r.inputs["spec"]

@@ -306,3 +306,32 @@ def test_the_scripts_own_checks_accept_the_plan_and_it_runs_in_order(prod_plan: 
         ("PUT", "/_plugins/_ism/policies/jaeger-retention"),
     ]
     assert len(sent) == len(plan["steps"]) + 1
+
+
+def test_prometheus_scrapes_the_collectors_and_jaeger_through_their_own_metrics(prod_plan: StackPlan) -> None:
+    collector = release(prod_plan, "opentelemetry-collector")["values"]
+    jaeger_config = release(prod_plan, "jaeger")["values"]["userconfig"]
+    ports = set()
+    for config in (collector["alternateConfig"], jaeger_config):
+        [reader] = config["service"]["telemetry"]["metrics"]["readers"]
+        ports.add(reader["pull"]["exporter"]["prometheus"]["port"])
+        # Not localhost, which is the collector's default: Prometheus scrapes from another pod.
+        assert reader["pull"]["exporter"]["prometheus"]["host"] != "localhost"
+    [port] = ports
+    assert collector["ports"]["metrics"] == {"enabled": True}, "declared on the pod, which a PodMonitor needs"
+    monitors = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in prod_plan.resources
+        if r.type.endswith(":PodMonitor") and r.inputs["metadata"]["namespace"] == "tracing"
+    }
+    assert set(monitors) == {"opentelemetry-collector", "jaeger"}
+    for name, spec in monitors.items():
+        assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/name": name}
+        assert [e["portNumber"] for e in spec["podMetricsEndpoints"]] == [port]
+        policy = named(prod_plan, ":NetworkPolicy", "collector" if name != "jaeger" else "jaeger").inputs["spec"]
+        assert policy["podSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+        assert any(
+            rule["ports"] == [{"protocol": "TCP", "port": port}]
+            and rule["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+            for rule in policy["ingress"]
+        )

@@ -86,6 +86,10 @@ class DataProtection(StrEnum):
     SNAPSHOT_ONLY = "snapshotOnly"  # final snapshot on delete, nothing else: for disposable environments
 
 
+SECRET_RECOVERY_WINDOW_DAYS = {DataProtection.PROTECTED: 30, DataProtection.SNAPSHOT_ONLY: 7}
+"""How long a deleted Secrets Manager secret can be restored (30, the most AWS allows; 7 where nothing is kept)."""
+
+
 def window_issues(
     section: str, fields: Mapping[str, tuple[str, Any, int]]
 ) -> tuple[list[ConfigIssue], dict[str, windows.Window]]:

@@ -18,7 +18,7 @@ from components.aws.data.store_security_group import store_security_group
 from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.aws.security.irsa_role import service_trust_policy
 from components.aws.security.role_limits import RoleLimits
-from philosophy_infra.config.base import DataProtection
+from philosophy_infra.config.base import SECRET_RECOVERY_WINDOW_DAYS, DataProtection
 from philosophy_infra.config.database import DatabaseConfig, DatabaseInsights
 from philosophy_infra.scram import scram_sha256_verifier
 from philosophy_infra.service import DATABASE_MONITOR_USER, DATABASE_PORT
@@ -199,7 +199,7 @@ class Database(pulumi.ComponentResource):
             f"{name}-monitor",
             description=f"{args.identifier}: the monitoring user ({DATABASE_MONITOR_USER}, pg_monitor)",
             kms_key_id=key_arn,
-            recovery_window_in_days=30,
+            recovery_window_in_days=SECRET_RECOVERY_WINDOW_DAYS[args.data_protection],
             opts=child,
         )
         verifier = pulumi.Output.all(password.result, salt.base64).apply(

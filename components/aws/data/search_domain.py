@@ -63,7 +63,7 @@ class SearchDomain(pulumi.ComponentResource):
             f"{name}-encryption",
             EncryptionKeyArgs(
                 description=f"{args.domain_name}: OpenSearch data and logs",
-                alias=f"{args.domain_name}-search",
+                alias=args.domain_name,
                 log_group_prefix=log_prefix,
                 data_protection=args.data_protection,
             ),

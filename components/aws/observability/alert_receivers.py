@@ -17,10 +17,9 @@ import pulumi_aws as aws
 from components.aws.security.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy
 from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.config.alerting import AlertingConfig
-from philosophy_infra.config.base import DataProtection
+from philosophy_infra.config.base import SECRET_RECOVERY_WINDOW_DAYS, DataProtection
 
 NAMESPACE, SERVICE_ACCOUNT = "monitoring", "alert-receivers"
-RECOVERY_WINDOW_DAYS = {DataProtection.PROTECTED: 30, DataProtection.SNAPSHOT_ONLY: 7}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +47,7 @@ class AlertReceivers(pulumi.ComponentResource):
                 name=f"{args.name_prefix}/alerting/{receiver.name}",
                 description=f"Alertmanager receiver {receiver.name} ({receiver.type.value}): set out of band",
                 kms_key_id=args.key_arn,
-                recovery_window_in_days=RECOVERY_WINDOW_DAYS[args.data_protection],
+                recovery_window_in_days=SECRET_RECOVERY_WINDOW_DAYS[args.data_protection],
                 opts=pulumi.ResourceOptions(parent=self),
             )
             arns.append(secret.arn)

@@ -13,14 +13,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
-from philosophy_infra.config.base import DataProtection
+from philosophy_infra.config.base import SECRET_RECOVERY_WINDOW_DAYS, DataProtection
 
 # The seed's secrets that no data store provides: the LLM API key and the JWT signing secret. No name ends in "-"
 # and six characters, which Secrets Manager reads as the random suffix of an ARN (`jwt-secret` would).
 SECRETS = ("llm-api-key", "jwt-signing-key")
 # A deleted secret's name stays taken for its recovery window. A protected stack keeps the longest window; a
 # `snapshotOnly` stack (the one torn down and re-created) the shortest, so a re-create is not refused for a month.
-RECOVERY_WINDOW_DAYS = {DataProtection.PROTECTED: 30, DataProtection.SNAPSHOT_ONLY: 7}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,7 +52,7 @@ class AppSecrets(pulumi.ComponentResource):
                 name=f"{args.name_prefix}/{secret}",
                 description=f"{secret}: the value is set out of band, never by Pulumi",
                 kms_key_id=key.key_arn,
-                recovery_window_in_days=RECOVERY_WINDOW_DAYS[args.data_protection],
+                recovery_window_in_days=SECRET_RECOVERY_WINDOW_DAYS[args.data_protection],
                 opts=pulumi.ResourceOptions(parent=self),
             ).arn
         self.key_arn = key.key_arn

@@ -157,6 +157,9 @@ class Monitoring(pulumi.ComponentResource):
                 "prometheusSpec": {
                     **placement,
                     "retention": s.prometheus_retention,
+                    # Whichever comes first: a full volume would stop Prometheus before the retention runs out.
+                    "retentionSize": f"{int(s.prometheus_storage_gib * 0.85)}GB",
+                    "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}},
                     "podMonitorSelectorNilUsesHelmValues": False,
                     "serviceMonitorSelectorNilUsesHelmValues": False,
                     "probeSelectorNilUsesHelmValues": False,

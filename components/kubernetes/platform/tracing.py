@@ -33,7 +33,9 @@ JAEGER_CHART = ("jaeger", "4.11.1", "https://jaegertracing.github.io/helm-charts
 JAEGER_VERSION = "2.20.0"
 JAEGER_REPLICAS = 2
 COLLECTOR_IMAGE = "otel/opentelemetry-collector-k8s"
-OTLP_GRPC, OTLP_HTTP, JAEGER_QUERY, HEALTH = 4317, 4318, 16686, 13133
+OTLP_GRPC, OTLP_HTTP, JAEGER_QUERY, HEALTH, TELEMETRY = 4317, 4318, 16686, 13133, 8888
+# The pods' `app.kubernetes.io/name` labels, as the charts set them.
+COLLECTOR_POD, JAEGER_POD = "opentelemetry-collector", "jaeger"
 BADGER_MOUNT, BADGER_CLAIM = "/badger", "jaeger-badger"
 TRACE_INDEX_PATTERN = "jaeger-*"
 CLOSED_COLLECTOR_PORTS = ("jaeger-compact", "jaeger-thrift", "jaeger-grpc", "zipkin")
@@ -93,11 +95,17 @@ def jaeger_config(
         "exporters": {"jaeger_storage_exporter": {"trace_storage": "traces"}},
         "service": {
             "extensions": list(extensions),
+            "telemetry": {"metrics": {"readers": [telemetry_reader("0.0.0.0")]}},
             "pipelines": {
                 "traces": {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["jaeger_storage_exporter"]}
             },
         },
     }
+
+
+def telemetry_reader(host: str) -> dict[str, Any]:
+    """The process's own metrics (spans received, refused, exported, failed) for Prometheus, on 8888."""
+    return {"pull": {"exporter": {"prometheus": {"host": host, "port": TELEMETRY}}}}
 
 
 def collector_config(jaeger_endpoint: str) -> dict[str, Any]:
@@ -121,6 +129,7 @@ def collector_config(jaeger_endpoint: str) -> dict[str, Any]:
         "exporters": {"otlp_grpc/jaeger": {"endpoint": jaeger_endpoint, "tls": {"insecure": True}}},
         "service": {
             "extensions": ["health_check"],
+            "telemetry": {"metrics": {"readers": [telemetry_reader("${env:MY_POD_IP}")]}},
             "pipelines": {
                 "traces": {
                     "receivers": ["otlp"],
@@ -181,7 +190,9 @@ class Tracing(pulumi.ComponentResource):
             "alternateConfig": collector_config(f"jaeger.{TRACING_NAMESPACE}.svc:{OTLP_GRPC}"),
             # Only OTLP: the chart's Jaeger and Zipkin ports stay closed.
             "ports": {
-                name: {"enabled": False} for name in ("jaeger-compact", "jaeger-thrift", "jaeger-grpc", "zipkin")
+                **{port: {"enabled": False} for port in CLOSED_COLLECTOR_PORTS},
+                # Declared on the pod, so the PodMonitor finds it.
+                "metrics": {"enabled": True},
             },
             **chart_security_contexts(10001),
             "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
@@ -196,6 +207,21 @@ class Tracing(pulumi.ComponentResource):
             create_namespace=False,
         )
         self._network_policies(name, inside)
+        after_releases = pulumi.ResourceOptions.merge(
+            inside, pulumi.ResourceOptions(depends_on=[self.collector, self.jaeger, *args.after])
+        )
+        for pod in (COLLECTOR_POD, JAEGER_POD):
+            k8s.apiextensions.CustomResource(
+                f"{name}-{pod}-pod-monitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="PodMonitor",
+                metadata={"name": pod, "namespace": TRACING_NAMESPACE},
+                spec={
+                    "selector": {"matchLabels": {"app.kubernetes.io/name": pod}},
+                    "podMetricsEndpoints": [{"portNumber": TELEMETRY, "path": "/metrics", "interval": "30s"}],
+                },
+                opts=after_releases,
+            )
         self.register_outputs({})
 
     def _jaeger(self, name: str, args: TracingArgs, inside: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
@@ -274,16 +300,20 @@ class Tracing(pulumi.ComponentResource):
 
     def _network_policies(self, name: str, opts: pulumi.ResourceOptions) -> None:
         """Ingress only: the collectors take OTLP from every namespace; Jaeger takes spans from the collectors
-        and queries from Grafana. Jaeger's egress (OpenSearch, and STS for its role) stays open."""
-        collector = {"app.kubernetes.io/name": "opentelemetry-collector"}
-        jaeger = {"app.kubernetes.io/name": "jaeger"}
+        and queries from Grafana; Prometheus scrapes both. Jaeger's egress (OpenSearch, STS) stays open."""
+        collector = {"app.kubernetes.io/name": COLLECTOR_POD}
+        jaeger = {"app.kubernetes.io/name": JAEGER_POD}
+        from_monitoring = [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
+        ]
+        telemetry = {"from": from_monitoring, "ports": [{"protocol": "TCP", "port": TELEMETRY}]}
         otlp = [{"protocol": "TCP", "port": OTLP_GRPC}, {"protocol": "TCP", "port": OTLP_HTTP}]
         policies: dict[str, dict[str, Any]] = {
             "default-deny-ingress": {"podSelector": {}, "policyTypes": ["Ingress"]},
             "collector": {
                 "podSelector": {"matchLabels": collector},
                 "policyTypes": ["Ingress"],
-                "ingress": [{"from": [{"namespaceSelector": {}}], "ports": otlp}],
+                "ingress": [{"from": [{"namespaceSelector": {}}], "ports": otlp}, telemetry],
             },
             "jaeger": {
                 "podSelector": {"matchLabels": jaeger},
@@ -300,6 +330,7 @@ class Tracing(pulumi.ComponentResource):
                         ],
                         "ports": [{"protocol": "TCP", "port": JAEGER_QUERY}],
                     },
+                    telemetry,
                 ],
             },
         }
