@@ -25,7 +25,7 @@ from components.aws.network.network import Network, NetworkArgs
 from components.aws.observability.alert_receivers import AlertReceivers, AlertReceiversArgs
 from components.aws.observability.data_store_alarms import DataStoreAlarms, DataStoreAlarmsArgs, cache_node_ids
 from components.aws.observability.node_capacity_alarms import NodeCapacityAlarms, NodeCapacityAlarmsArgs
-from components.aws.security.app_secrets import AppSecrets, AppSecretsArgs
+from components.aws.security.app_secrets import REPOSITORY_SECRETS, AppSecrets, AppSecretsArgs
 from components.aws.security.role_limits import RoleLimits
 from components.aws.security.workload_roles import WorkloadRoles, WorkloadRolesArgs, database_user_arn
 from philosophy_infra.config.aws import load_aws_config
@@ -246,6 +246,18 @@ NodeCapacityAlarms(
 app_secrets = AppSecrets(
     "app-secrets", AppSecretsArgs(name_prefix=names.prefix, data_protection=config.data_protection), opts=with_aws
 )
+# Argo CD's credentials for this repository (a GitHub App's), with their own key: no account of the service reads them.
+repository_secrets = AppSecrets(
+    "repository-secrets",
+    AppSecretsArgs(
+        name_prefix=names.prefix,
+        secrets=REPOSITORY_SECRETS,
+        key_alias="repository-secrets",
+        purpose="the git repository's credentials (Argo CD)",
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
 
 invoke = pulumi.InvokeOutputOptions(provider=aws_provider)
 database_user = pulumi.Output.all(
@@ -272,6 +284,8 @@ roles = WorkloadRoles(
         database_user_arn=database_user,
         assets_bucket_arn=assets.bucket_arn,
         assets_key_arn=assets.kms_key_arn,
+        repository_secret_arn=repository_secrets.arns["git-repository"],
+        repository_key_arn=repository_secrets.key_arn,
     ),
     opts=with_aws,
 )
@@ -340,6 +354,7 @@ pulumi.export("cachePort", cache.port)
 pulumi.export("cacheAuthSecretArn", cache.auth_secret_arn)
 pulumi.export("llmApiKeySecretArn", app_secrets.arns["llm-api-key"])
 pulumi.export("jwtSecretArn", app_secrets.arns["jwt-signing-key"])
+pulumi.export("gitRepositorySecretArn", repository_secrets.arns["git-repository"])
 pulumi.export("serviceAccountRoleArns", roles.role_arns)
 pulumi.export("clusterAutoscalerRoleArn", autoscaler_role.role_arn)
 # What the Kubernetes layer needs to place pods on a node group: the labels that select it, and tolerations

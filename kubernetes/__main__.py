@@ -1,6 +1,8 @@
 """philosophy-kubernetes, the Kubernetes layer: what runs on the private cluster.
 
-StorageClasses, cluster services (External Secrets Operator, VPA) and the philosophy service. It reaches the
+StorageClasses, cluster services (External Secrets Operator, VPA), Istio, monitoring, tracing, Argo CD and Argo
+Rollouts, and what the philosophy service stands on (its namespace, accounts, config, secrets, policies, schema).
+The service's release objects are Argo CD's: rendered into deploy/<stack>/, synced by the Application. It reaches the
 cluster's private API, so it runs only inside the VPC (the AWS layer's deploy runner). Everything the AWS
 layer decided arrives through one StackReference to the AWS layer's stack of the same name.
 
@@ -13,25 +15,32 @@ import pulumi_kubernetes as k8s
 from components.kubernetes.app.database_schema import DatabaseSchema, DatabaseSchemaArgs
 from components.kubernetes.app.philosophy_app import DataEndpoints, PhilosophyApp, PhilosophyAppArgs
 from components.kubernetes.app.search_setup import SearchSetup, SearchSetupArgs
+from components.kubernetes.app.service_delivery import ServiceDelivery, ServiceDeliveryArgs
+from components.kubernetes.platform.argo_cd import ArgoCd, ArgoCdArgs
+from components.kubernetes.platform.argo_rollouts import ArgoRollouts, ArgoRolloutsArgs
 from components.kubernetes.platform.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.kubernetes.platform.cluster_readers import ClusterReaders, ClusterReadersArgs
 from components.kubernetes.platform.cluster_services import ClusterServices, ClusterServicesArgs
 from components.kubernetes.platform.exporters import Exporters, ExportersArgs
 from components.kubernetes.platform.monitoring import Monitoring, MonitoringArgs
+from components.kubernetes.platform.service_mesh import ServiceMesh, ServiceMeshArgs
 from components.kubernetes.platform.storage_classes import StorageClasses, StorageClassesArgs
 from components.kubernetes.platform.tracing import Tracing, TracingArgs
 from philosophy_infra.aws_layer import AwsLayerOutputs
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.kubernetes import load_kubernetes_config
+from philosophy_infra.release.objects import ReleaseInputs, release_objects
+from philosophy_infra.release.render import deploy_path, stale_render_warning
+from philosophy_infra.release.revision import application_revision
 from philosophy_infra.service import (
     API,
-    APP_NAMESPACE,
     CACHE_SECRET_READER,
     CLOUDWATCH_EXPORTER,
     CLUSTER_READERS_GROUP,
     DATABASE_MONITOR_READER,
     JAEGER,
     MONITORING_NAMESPACE,
+    REPOSITORY_READER,
     SCHEMA_ADMIN,
     SEARCH_ADMIN,
     SECRET_READER,
@@ -45,6 +54,20 @@ worker_nodes = aws_layer.node_group_placement(config.workloads.worker.node_group
 monitoring_nodes = aws_layer.node_group_placement(config.monitoring.node_group, "monitoring.nodeGroup")
 tracing_nodes = aws_layer.node_group_placement(config.tracing.node_group, "tracing.nodeGroup")
 autoscaler_nodes = aws_layer.node_group_placement(config.cluster_autoscaler.node_group, "clusterAutoscaler.nodeGroup")
+# The service's release objects as this deploy sees them (the AWS layer's outputs, not its stack file): Argo CD
+# syncs the committed deploy/<stack>/, which must say the same (`render --check` in CI; a warning here).
+release = release_objects(
+    ReleaseInputs(
+        workloads=config.workloads,
+        trace_sample_ratio=config.tracing.sample_ratio,
+        worker_node_selector=worker_nodes["nodeSelector"],
+        worker_tolerations=worker_nodes["tolerations"],
+    )
+)
+stale = stale_render_warning(pulumi.get_stack(), release)
+if stale:
+    pulumi.log.warn(stale)
+target_revision = application_revision(config.delivery, pulumi.get_stack())
 
 provider = k8s.Provider("cluster", kubeconfig=aws_layer.kubeconfig, enable_server_side_apply=True)
 on_cluster = pulumi.ResourceOptions(provider=provider)
@@ -104,10 +127,19 @@ search = SearchSetup(
     opts=on_cluster,
 )
 
+# Istio first: its webhook must exist before any pod of the service starts, or the pod runs without a sidecar.
+mesh = ServiceMesh(
+    "mesh",
+    ServiceMeshArgs(
+        provider=provider,
+        kubernetes_version=aws_layer.text("kubernetesVersion"),
+        trace_sample_ratio=config.tracing.sample_ratio,
+    ),
+    opts=on_cluster,
+)
 app = PhilosophyApp(
     "app",
     PhilosophyAppArgs(
-        settings=config.workloads,
         kubernetes_version=aws_layer.text("kubernetesVersion"),
         region=aws_layer.text("region"),
         provider=provider,
@@ -125,13 +157,8 @@ app = PhilosophyApp(
         jwt_secret_arn=aws_layer.text("jwtSecretArn"),
         assets_bucket_name=aws_layer.text("assetsBucketName"),
         role_arns={account: aws_layer.role_arn(account) for account in (SECRET_READER, API, WORKER)},
-        load_balancer_cidrs=aws_layer.cidrs("publicSubnetCidrs"),
-        worker_node_labels=worker_nodes["nodeSelector"],
-        worker_tolerations=worker_nodes["tolerations"],
-        uploads_storage_class=storage.scratch_class,
-        database_schema=schema,
-        trace_sample_ratio=config.tracing.sample_ratio,
-        after=[storage.scratch, services.external_secrets, services.vpa],
+        mesh=mesh.istiod,
+        after=[services.external_secrets],
     ),
     opts=on_cluster,
 )
@@ -145,14 +172,12 @@ monitoring = Monitoring(
         storage_class=storage.default_class,
         node_selector=monitoring_nodes["nodeSelector"],
         tolerations=monitoring_nodes["tolerations"],
-        app_namespace=APP_NAMESPACE,
-        scraped_apps=[API, WORKER],
         # `protect` is an option, not an input: it needs the value now.
         protected=DataProtection(aws_layer.value_now("dataProtection")) is DataProtection.PROTECTED,
         receivers=aws_layer.value_now("alertReceivers"),
         receivers_role_arn=aws_layer.value_now("alertReceiversRoleArn"),
         region=aws_layer.text("region"),
-        after=[storage.scratch, app, services.external_secrets],
+        after=[storage.scratch, services.external_secrets],
     ),
     opts=on_cluster,
 )
@@ -198,6 +223,55 @@ tracing = Tracing(
     ),
     opts=on_cluster,
 )
+# GitOps: Argo Rollouts runs the api's canary; Argo CD syncs the service's release objects from this repository.
+rollouts = ArgoRollouts(
+    "rollouts",
+    ArgoRolloutsArgs(
+        provider=provider,
+        kubernetes_version=aws_layer.text("kubernetesVersion"),
+        placement=monitoring_nodes,
+        after=[monitoring.stack],
+    ),
+    opts=on_cluster,
+)
+argo_cd = ArgoCd(
+    "argocd",
+    ArgoCdArgs(
+        provider=provider,
+        kubernetes_version=aws_layer.text("kubernetesVersion"),
+        availability=config.delivery.argo_cd,
+        placement=monitoring_nodes,
+        repo_url=config.delivery.repo_url,
+        repository_secret_arn=aws_layer.text("gitRepositorySecretArn"),
+        repository_reader_role_arn=aws_layer.role_arn(REPOSITORY_READER),
+        region=aws_layer.text("region"),
+        after=[services.external_secrets],
+    ),
+    opts=on_cluster,
+)
+# Last: everything the release objects stand on exists, and the schema's migrations for this release ran.
+delivery = ServiceDelivery(
+    "delivery",
+    ServiceDeliveryArgs(
+        provider=provider,
+        repo_url=config.delivery.repo_url,
+        target_revision=target_revision,
+        path=deploy_path(pulumi.get_stack()),
+        release_kinds=[(o["apiVersion"].rpartition("/")[0], o["kind"]) for o in release],
+        after=[
+            argo_cd.release,
+            argo_cd.repository_secret,
+            rollouts.release,
+            *mesh.ready,
+            monitoring.stack,
+            services.vpa,
+            storage.scratch,
+            *app.ready,
+            schema,
+        ],
+    ),
+    opts=on_cluster,
+)
 # What the pull-request preview and the drift check (read-only access entries, AWS layer) may read.
 ClusterReaders(
     "cluster-readers",
@@ -212,6 +286,11 @@ ClusterReaders(
             "monitoring": monitoring.stack,
             # The collectors and Jaeger, in `tracing`.
             "tracing": tracing.jaeger,
+            "istio-system": mesh.istiod,
+            "istio-cni": mesh.cni,
+            "istio-ingress": mesh.gateway,
+            "argocd": argo_cd.release,
+            "argo-rollouts": rollouts.release,
         },
     ),
     opts=on_cluster,

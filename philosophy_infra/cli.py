@@ -75,9 +75,20 @@ def _main(argv: list[str] | None) -> int:
     diff.add_argument("--json", metavar="PATH", help="write the diff as JSON; '-' for stdout")
     diff.add_argument("--markdown", action="store_true", help="the report as Markdown (a pull-request comment)")
     diff.add_argument("--project-dir", type=Path, help="the checkout (default: from cwd)")
+    render = sub.add_parser(
+        "render", help="write the service's release objects (Argo CD's) for a stack to deploy/<stack>/"
+    )
+    render.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml of both layers")
+    render.add_argument("--project-dir", type=Path, help="the checkout (default: from cwd)")
+    render.add_argument("--out", type=Path, help="write here instead of <checkout>/deploy/<stack>/")
+    render.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the directory differs from what render makes"
+    )
     args = parser.parse_args(argv)
     if args.command == "diff":
         return _diff(args)
+    if args.command == "render":
+        return _render(args)
     return _plan(args)
 
 
@@ -107,6 +118,36 @@ def _diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _render(args: argparse.Namespace) -> int:
+    from philosophy_infra.config.base import StackConfigError
+    from philosophy_infra.project import StackFileError, UnknownStackError, find_project_dir
+    from philosophy_infra.release.render import compare, deploy_path, render_stack, write
+
+    root = (args.project_dir or find_project_dir()).resolve()
+    try:
+        files = render_stack(root, args.stack)
+    except (StackConfigError, UnknownStackError, StackFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    directory = args.out or root / deploy_path(args.stack)
+    if args.check:
+        difference = compare(directory, files)
+        if difference:
+            print(f"error: {directory} is not what `render --stack {args.stack}` makes:", file=sys.stderr)
+            for line in difference.lines():
+                print(f"  {line}", file=sys.stderr)
+            print(f"run: philosophy-infra render --stack {args.stack}, and commit the result", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"{directory}: {len(files)} objects, as rendered")
+        return EXIT_OK
+    try:
+        written = write(directory, files)
+    except OSError as exc:
+        raise OutputError(f"cannot write the release objects to {directory}: {exc.strerror or exc}") from None
+    print(f"wrote {len(written)} release objects to {directory}")
+    return EXIT_OK
+
+
 def _plan(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     # Imported here so `--help` stays instant; these pull in the Pulumi SDKs.
@@ -133,22 +174,43 @@ def _plan(args: argparse.Namespace) -> int:
 
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    from philosophy_infra.release.render import deploy_path, stack_release_objects
+
+    # The service's release objects (Argo CD's) come with the Kubernetes layer's plan.
+    with_release = LayerName.KUBERNETES in {layer.name for layer, _ in plan.layers}
+    release = stack_release_objects(root, args.stack) if with_release else []
     # JSON on stdout is for a program to read: no human report next to it.
     quiet = args.quiet or args.json == "-"
     if args.manifests:
         try:
-            written = write_manifests(plan, args.manifests)
+            written = write_manifests(plan, args.manifests, release)
         except OSError as exc:
             raise OutputError(f"cannot write the manifests to {args.manifests}: {exc.strerror or exc}") from None
         if not quiet:
             print(f"wrote {len(written)} Kubernetes manifests to {args.manifests}", file=sys.stderr)
-    document = json.dumps(plan.to_json(), indent=2, sort_keys=True)
+    plan_json = plan.to_json()
+    if with_release:
+        from philosophy_infra.release.render import file_name
+
+        # Added in schema v1: what Argo CD syncs, by identity and committed file (the objects are in --manifests).
+        plan_json["releaseObjects"] = [
+            {
+                "apiVersion": o["apiVersion"],
+                "kind": o["kind"],
+                "namespace": o["metadata"]["namespace"],
+                "name": o["metadata"]["name"],
+                "owner": "argocd",
+                "file": f"{deploy_path(args.stack)}/{file_name(o)}",
+            }
+            for o in release
+        ]
+    document = json.dumps(plan_json, indent=2, sort_keys=True)
     if args.json == "-":
         print(document)
     elif args.json:
         write_file(Path(args.json), document + "\n", "the plan")
     if not quiet:
-        print(render(plan))
+        print(render(plan, release, deploy_path(args.stack)))
         print(timing(plan, imported), file=sys.stderr)
     if args.policy:
         from philosophy_infra.policy_check import check_for_cli

@@ -110,8 +110,9 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
 REMOTE_COMPONENT_PACKAGES = ("eks:",)
 
 
-def render(plan: Plan) -> str:
-    """The report of a plan; a plan of several layers shows each layer in turn, in deploy order."""
+def render(plan: Plan, release: Sequence[dict[str, Any]] = (), release_path: str = "") -> str:
+    """The report of a plan; a plan of several layers shows each layer in turn, in deploy order, then the
+    service's release objects (`release`, Argo CD's: what its Application syncs from `release_path`)."""
     layers = getattr(plan, "layers", None)
     if not layers:
         return _render_one(plan)
@@ -122,6 +123,10 @@ def render(plan: Plan) -> str:
     for layer, layer_plan in layers:
         parts += ["", f"=== Layer {layer.name.value}: {layer_plan.project}/{layer_plan.stack}", ""]
         parts.append(_render_one(layer_plan, header=False))
+    if release:
+        parts += ["", f"=== Release objects: Argo CD syncs {release_path}/ (not Pulumi resources)", ""]
+        for obj in release:
+            parts.extend(wrap([f"{obj['kind']}", *kubernetes_fields(obj)], "  "))
     counts = plan.type_counts()
     parts += ["", f"Resources: {sum(counts.values())} in all"]
     return "\n".join(parts)
@@ -278,6 +283,11 @@ def kubernetes_fields(obj: dict[str, Any]) -> list[str]:
         fields.append(f"keys={shorten(','.join(sorted(obj.get('data') or {})))}")
     elif kind == "NetworkPolicy":
         fields += [f"podSelector={shorten(spec.get('podSelector'))}", f"policyTypes={shorten(spec.get('policyTypes'))}"]
+    elif kind == "Rollout":
+        steps = (((spec.get("strategy") or {}).get("canary") or {}).get("steps")) or []
+        weights = ",".join(str(step["setWeight"]) for step in steps if "setWeight" in step)
+        images = [c.get("image") for c in pod.get("containers") or []]
+        fields += [f"canary={weights}", f"images={shorten(','.join(str(i) for i in images))}"]
     elif kind == "HorizontalPodAutoscaler":
         fields += [f"minReplicas={spec.get('minReplicas')}", f"maxReplicas={spec.get('maxReplicas')}"]
     elif kind == "PodDisruptionBudget":

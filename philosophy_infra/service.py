@@ -30,7 +30,27 @@ JAEGER = "jaeger"
 OTLP_ENDPOINT = f"http://otel-collector.{TRACING_NAMESPACE}.svc:4317"
 JAEGER_QUERY_URL = f"http://jaeger.{TRACING_NAMESPACE}.svc:16686"
 
+DATABASE_PORT = 5432
+CACHE_PORT = 6379
+
+# The Kubernetes group of the read-only identities (the pull-request preview and the drift check): the AWS layer's
+# access entries put their roles in it, the Kubernetes layer's ClusterReaders binds it to read what the layer made.
+CLUSTER_READERS_GROUP = "philosophy:cluster-readers"
+
+# Prometheus's Service (kube-prometheus-stack with `fullnameOverride: kps`): what Argo Rollouts' analysis queries.
+PROMETHEUS_URL = f"http://kps-prometheus.{MONITORING_NAMESPACE}.svc:9090"
+
+# GitOps: Argo CD syncs the service's release objects (rendered into deploy/<stack>/ of this repository);
+# Argo Rollouts runs the api's canary. Each in its own namespace.
+ARGOCD_NAMESPACE = "argocd"
+ROLLOUTS_NAMESPACE = "argo-rollouts"
+# Argo CD's reader of the git repository's credentials (Secrets Manager, through External Secrets, IRSA).
+REPOSITORY_READER = "repository-reader"
+# Istio: the control plane, the CNI node agent and the ingress gateway, each in its own namespace.
+ISTIO_NAMESPACE, ISTIO_CNI_NAMESPACE, INGRESS_NAMESPACE = "istio-system", "istio-cni", "istio-ingress"
+
 # Service accounts that get an AWS role, and nothing else does: the websocket has no AWS access.
+# (WorkloadRoles makes their roles; the AWS layer exports them as `serviceAccountRoleArns`.)
 SERVICE_ACCOUNTS_WITH_ROLES = (
     SECRET_READER,
     API,
@@ -41,11 +61,5 @@ SERVICE_ACCOUNTS_WITH_ROLES = (
     CLOUDWATCH_EXPORTER,
     SEARCH_ADMIN,
     JAEGER,
+    REPOSITORY_READER,
 )
-
-DATABASE_PORT = 5432
-CACHE_PORT = 6379
-
-# The Kubernetes group of the read-only identities (the pull-request preview and the drift check): the AWS layer's
-# access entries put their roles in it, the Kubernetes layer's ClusterReaders binds it to read what the layer made.
-CLUSTER_READERS_GROUP = "philosophy:cluster-readers"

@@ -82,6 +82,28 @@ def staging_plan() -> StackPlan:
     return run_stack("staging")
 
 
+def release_for(stack: str, kubernetes_raw: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The service's release objects (Argo CD's) as `render` makes them from the stack files, or from
+    `kubernetes_raw`, a mutated copy of the Kubernetes layer's config (see raw_config)."""
+    from philosophy_infra.config.aws import AwsStackConfig
+    from philosophy_infra.config.kubernetes import KubernetesStackConfig
+    from philosophy_infra.release.objects import release_objects
+    from philosophy_infra.release.render import release_inputs, stack_release_objects
+
+    if kubernetes_raw is None:
+        return stack_release_objects(ROOT, stack)
+    config = KubernetesStackConfig.from_raw(stack, encode(kubernetes_raw))
+    aws = AwsStackConfig.from_raw(stack, stack_file(stack).config)
+    return release_objects(release_inputs(config, aws, stack))
+
+
+def release_object(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    """The one release object of that kind and name."""
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, (kind, name, [(o["kind"], o["metadata"]["name"]) for o in objects])
+    return found[0]
+
+
 def stack_plan(request: pytest.FixtureRequest, stack: str) -> StackPlan:
     """The session plan of `stack` (prod or staging), for tests parametrized over both."""
     plan: StackPlan = request.getfixturevalue(f"{stack}_plan")

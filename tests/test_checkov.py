@@ -15,9 +15,13 @@ from typing import Any
 
 import pytest
 
+from philosophy_infra.config.aws import AwsStackConfig
+from philosophy_infra.config.kubernetes import KubernetesStackConfig
 from philosophy_infra.layers import LayerName
 from philosophy_infra.manifests import write_manifests
-from tests.conftest import ROOT, encode, raw_config, run_stack
+from philosophy_infra.release.objects import release_objects
+from philosophy_infra.release.render import release_inputs
+from tests.conftest import ROOT, encode, raw_config, run_stack, stack_file
 
 DIGESTS = {name: "sha256:" + f"{i:02x}" * 32 for i, name in enumerate(("api", "websocket", "claude-worker"), 1)}
 
@@ -50,12 +54,16 @@ def scan(directory: Path) -> dict[str, Any]:
 
 def test_checkov_fails_nothing_but_unpinned_digests_and_every_skip_says_why(tmp_path: Path) -> None:
     """Both variants in one checkov run (its start-up is most of its time): the stack as committed (tags), and
-    with every image of the service pinned by digest."""
+    with every image of the service pinned by digest. Both owners' objects: the plan's and the release objects
+    (checkov knows Deployments, not Argo Rollouts' Rollout; the policy pack's Pod Security checks cover that)."""
     for variant, digests in (("tags", False), ("digests", True)):
         raw = raw_config("prod", LayerName.KUBERNETES)
         if digests:
             raw["philosophy-kubernetes:workloads"]["imageDigests"] = DIGESTS
-        write_manifests(run_stack("prod", kubernetes_config=encode(raw)), tmp_path / variant)
+        config = KubernetesStackConfig.from_raw("prod", encode(raw))
+        aws = AwsStackConfig.from_raw("prod", stack_file("prod").config)
+        release = release_objects(release_inputs(config, aws, "prod"))
+        write_manifests(run_stack("prod", kubernetes_config=encode(raw)), tmp_path / variant, release)
     results = scan(tmp_path)["results"]
     failed: dict[str, set[tuple[str, str]]] = {"tags": set(), "digests": set()}
     for check in results["failed_checks"]:

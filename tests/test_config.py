@@ -93,6 +93,7 @@ NET, ASSETS, CLUSTER, GROUPS, DB, CACHE, RUNNER = (
     f"philosophy-infra:{k}" for k in ("network", "assets", "cluster", "nodeGroups", "database", "cache", "deployRunner")
 )
 APP, AWS_LAYER = "philosophy-kubernetes:workloads", "philosophy-kubernetes:awsLayer"
+DELIVERY = "philosophy-kubernetes:delivery"
 
 
 # (mutation, the key the message must name, a fragment of the rule or value it must show)
@@ -529,11 +530,20 @@ INVALID_KUBERNETES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]]
         f"{APP}.worker.nodeGroup",
         "key of the AWS layer's nodeGroups",
     ),
-    "api replicas above the hpa maximum": (
-        _put(APP, "api", "replicas", value=30),
-        f"{APP}.api.replicas",
-        "minReplicas <= replicas <= maxReplicas",
+    "api minimum above the hpa maximum": (
+        _put(APP, "api", "minReplicas", value=21),
+        f"{APP}.api.minReplicas",
+        "minReplicas <= maxReplicas",
     ),
+    # The HPA owns the api's count: a fixed one would be reset by it, or reset it (Argo CD).
+    "api replicas": (_put(APP, "api", "replicas", value=3), f"{APP}.api.replicas", "unknown key"),
+    # The tag labels the pods' version (app.kubernetes.io/version), which a label value must be able to hold.
+    "image tag too long for a label": (
+        _put(APP, "imageTag", value="1" * 64),
+        f"{APP}.imageTag",
+        "at most 63 characters",
+    ),
+    "image tag ending in a dot": (_put(APP, "imageTag", value="1.2."), f"{APP}.imageTag", "label value"),
     "unknown custom metrics mode": (
         _put(APP, "customMetrics", value="prometheus"),
         f"{APP}.customMetrics",
@@ -550,6 +560,20 @@ INVALID_KUBERNETES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]]
         "Pulumi organization name",
     ),
     "aws layer project empty": (_put(AWS_LAYER, "project", value=""), f"{AWS_LAYER}.project", "Pulumi project name"),
+    # HEAD is whatever the default branch is today: the seed's `targetRevision: HEAD`.
+    "delivery branch HEAD": (_put(DELIVERY, "branch", value="HEAD"), f"{DELIVERY}.branch", "never HEAD"),
+    "delivery branch with a space": (_put(DELIVERY, "branch", value="my branch"), f"{DELIVERY}.branch", "a branch"),
+    "delivery repository over ssh": (
+        _put(DELIVERY, "repoUrl", value="git@github.com:o/r.git"),
+        f"{DELIVERY}.repoUrl",
+        "HTTPS URL",
+    ),
+    "unknown argo cd mode": (
+        _put(DELIVERY, "argoCd", value="ha"),
+        f"{DELIVERY}.argoCd",
+        "'single' or 'highlyAvailable'",
+    ),
+    "unknown revision pin": (_put(DELIVERY, "pin", value="HEAD"), f"{DELIVERY}.pin", "'lastRelease' or 'branch'"),
     "unknown workloads key": (
         _put(APP, "jwtSecret", value="hunter2-plaintext"),
         f"{APP}.jwtSecret",
@@ -569,6 +593,20 @@ def test_invalid_kubernetes_config_is_rejected_naming_the_key(case: str) -> None
     assert re.search(rf"^  - {re.escape(key)}( |$)", message, re.M), message
     assert fragment in message, message
     assert "hunter2" not in message, "a value under an unknown key may be a secret: never echo it"
+
+
+@pytest.mark.parametrize("tag", ["1" * 63, "1.0.0-rc.1", "v2_1"])
+def test_an_image_tag_that_is_also_a_label_value_is_accepted(tag: str) -> None:
+    raw = copy.deepcopy(raw_config("prod", KUBERNETES))
+    raw[APP]["imageTag"] = tag
+    assert load_kubernetes("prod", raw).workloads.image_tag == tag
+
+
+def test_the_api_may_run_a_fixed_count_with_equal_bounds() -> None:
+    raw = copy.deepcopy(raw_config("prod", KUBERNETES))
+    raw[APP]["api"].update({"minReplicas": 4, "maxReplicas": 4})
+    api = load_kubernetes("prod", raw).workloads.api
+    assert (api.min_replicas, api.max_replicas) == (4, 4)
 
 
 @pytest.mark.parametrize("case", sorted(INVALID))

@@ -1,5 +1,6 @@
-"""The two layers: the AWS layer never touches the cluster's API, the Kubernetes layer has every object it had
-before the split, reads the AWS layer through one StackReference, and both plan from one command."""
+"""The two layers: the AWS layer never touches the cluster's API, every Kubernetes object there was before the
+split still exists (the Kubernetes layer's, or Argo CD's release objects rendered from its config), the Kubernetes
+layer reads the AWS layer through one StackReference, and both plan from one command."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from philosophy_infra.config.base import StackConfigError
 from philosophy_infra.config.placeholders import RunMode
 from philosophy_infra.stack_plan import StackPlan
-from tests.conftest import AWS, KUBERNETES, ROOT, encode, raw_config, run_stack, stack_plan
+from tests.conftest import AWS, KUBERNETES, ROOT, encode, raw_config, release_for, release_object, run_stack, stack_plan
 
 STACKS = ["prod", "staging"]
 
@@ -52,6 +53,14 @@ OBJECTS_BEFORE_THE_SPLIT = {
     ("VerticalPodAutoscaler", "philosophy-app", "philosophy-api-vpa"),
     ("helm.sh/v3:Release", "external-secrets", "external-secrets"),
     ("helm.sh/v3:Release", "vpa", "vpa"),
+}
+# Since the GitOps split, Argo CD owns the service's release objects (rendered from the Kubernetes layer's config);
+# the api's Deployment became a canary Rollout, and the ConfigMap keeps only where things are (the settings are
+# in the pod templates).
+RELEASE_KINDS = {"Deployment", "Service", "HorizontalPodAutoscaler", "VerticalPodAutoscaler", "PodDisruptionBudget"}
+RENAMED = {
+    ("Deployment", "philosophy-app", "philosophy-api"): ("Rollout", "philosophy-app", "philosophy-api"),
+    ("ConfigMap", "philosophy-app", "app-config"): ("ConfigMap", "philosophy-app", "app-endpoints"),
 }
 
 
@@ -96,10 +105,16 @@ def test_the_kubernetes_layer_has_every_object_it_had_before_the_split(
     kubernetes = stack_plan(request, stack).layer(KUBERNETES)
     assert kubernetes.project == "philosophy-kubernetes"
     found = kubernetes_objects(stack_plan(request, stack))
+    release = {(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in release_for(stack)}
     # The schema Job (its own namespace) replaced the master credentials and the pgvector Job of the app namespace.
     replaced = {o for o in OBJECTS_BEFORE_THE_SPLIT if o[2] == "database-credentials" or o[2].startswith("pgvector")}
-    assert len(replaced) == 3 and not replaced & found
-    assert OBJECTS_BEFORE_THE_SPLIT - replaced <= found
+    assert len(replaced) == 3 and not replaced & (found | release)
+    assert not set(RENAMED) & (found | release)
+    kept = {RENAMED.get(o, o) for o in OBJECTS_BEFORE_THE_SPLIT - replaced}
+    # Each one is still there, with exactly one owner: the release objects are Argo CD's, the rest Pulumi's.
+    argo_cd = {o for o in kept if o[0] in RELEASE_KINDS or o[0] == "Rollout"}
+    assert len(argo_cd) == 10 and argo_cd <= release and not argo_cd & found
+    assert kept - argo_cd <= found and not (kept - argo_cd) & release
     # Every object goes through the one provider, built from the AWS layer's kubeconfig.
     [provider] = kubernetes.of_type("pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == "[secret]"
@@ -158,11 +173,14 @@ def test_values_from_the_aws_layer_arrive_unchanged(prod_plan: StackPlan) -> Non
     config = next(
         r.inputs
         for r in kubernetes.of_type("kubernetes:core/v1:ConfigMap")
-        if r.inputs["metadata"]["name"] == "app-config"
+        if r.inputs["metadata"]["name"] == "app-endpoints"
     )["data"]
     assert config["DB_HOST"] == aws.outputs["databaseEndpoint"] and config["DB_PORT"] == "5432"
     assert config["REDIS_HOST"] == aws.outputs["cacheConfigurationEndpoint"] and config["REDIS_PORT"] == "6379"
     assert config["ASSETS_BUCKET"] == aws.outputs["assetsBucketName"] and config["AWS_REGION"] == "eu-west-1"
+    assert config["DB_NAME"] == aws.outputs["databaseName"]
+    assert config["SEARCH_URL"] == f"https://{aws.outputs['searchEndpoint']}"
+    assert config["CLAUDE_API_KEY_SECRET_ARN"] == aws.outputs["llmApiKeySecretArn"]
     accounts = {
         r.inputs["metadata"]["name"]: r.inputs["metadata"].get("annotations") or {}
         for r in kubernetes.of_type("kubernetes:core/v1:ServiceAccount")
@@ -191,14 +209,23 @@ def test_the_worker_runs_on_the_node_group_the_aws_layer_describes(prod_plan: St
         "nodeSelector": {"Type": "compute", "Workload": "ai-processing"},
         "tolerations": [{"key": "ai-workload", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
     }
-    [worker] = [
-        r
-        for r in prod_plan.layer(KUBERNETES).of_type("kubernetes:apps/v1:Deployment")
-        if r.inputs["metadata"]["name"] == "claude-worker"
-    ]
-    spec = worker.inputs["spec"]["template"]["spec"]
+    # The worker Deployment Argo CD syncs, rendered from the stack files.
+    spec = release_object(release_for("prod"), "Deployment", "claude-worker")["spec"]["template"]["spec"]
     assert spec["nodeSelector"] == groups["compute"]["nodeSelector"]
     assert spec["tolerations"] == groups["compute"]["tolerations"]
+    # The Kubernetes layer renders it again from the AWS layer's outputs, and finds the committed copy the same.
+    assert not [w for w in prod_plan.warnings if "Argo CD syncs the committed files" in w]
+
+
+def test_a_deploy_warns_when_the_aws_layers_outputs_disagree_with_the_committed_release_objects() -> None:
+    """Argo CD syncs deploy/<stack>/ whatever the AWS layer's outputs say: a deploy that sees other node groups
+    says so, naming what differs."""
+    raw = raw_config("staging")
+    raw["philosophy-infra:nodeGroups"]["compute"]["labels"]["Workload"] = "batch"
+    plan = run_stack("staging", raw)
+    [warning] = [w for w in plan.warnings if "Argo CD syncs the committed files" in w]
+    assert "deploy/staging/" in warning and "differs: deployment.claude-worker.yaml" in warning
+    assert "philosophy-infra render --stack staging" in warning
 
 
 def test_a_worker_node_group_the_aws_layer_lacks_is_a_config_error_naming_the_key() -> None:

@@ -1,5 +1,6 @@
 """Metrics and alerts in the Kubernetes layer: the operator's CRDs chart, kube-prometheus-stack with values for
-EKS, the service's PodMonitor and the alert rules (the file promtool tests) as a PrometheusRule.
+EKS and the alert rules (the file promtool tests) as a PrometheusRule; and the service's PodMonitors, which are
+release objects (Argo CD's), scraping through the NetworkPolicies and mutual TLS exceptions Pulumi owns.
 
 Chart values are checked against the pinned chart's values.yaml, custom resources against the CRDs of the
 pinned operator (both vendored in tests/data with their source commit)."""
@@ -18,7 +19,8 @@ from philosophy_infra.layers import LayerName
 from philosophy_infra.plan import RecordedResource
 from philosophy_infra.stack_plan import StackPlan
 from tests.chart_values import unknown_keys
-from tests.conftest import ROOT, encode, raw_config, run_stack, stack_plan, stack_yaml
+from tests.conftest import ROOT, encode, raw_config, release_for, release_object, run_stack, stack_plan, stack_yaml
+from tests.istio_injection import PROXY, inject
 
 STACKS = ["prod", "staging"]
 DATA = Path(__file__).parent / "data"
@@ -127,43 +129,66 @@ def test_prometheus_scrapes_the_api_and_the_worker_through_pod_monitors(
     stack: str, request: pytest.FixtureRequest
 ) -> None:
     """The worker, not the api, calls the LLM API: its metrics feed ClaudeAPIFailure."""
-    plan = stack_plan(request, stack)
-    monitors = [
-        r.inputs
+    plan, objects = stack_plan(request, stack), release_for(stack)
+    # Argo CD's, with the service: Pulumi's monitoring makes none in the service's namespace.
+    assert not [
+        r.name
         for r in plan.resources
         if r.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"
         and r.inputs["metadata"]["namespace"] == "philosophy-app"
     ]
+    every = [o for o in objects if o["kind"] == "PodMonitor"]
+    monitors = [m for m in every if "matchLabels" in m["spec"]["selector"]]
     assert sorted(m["spec"]["selector"]["matchLabels"]["app"] for m in monitors) == ["claude-worker", "philosophy-api"]
     policies = {
         r.inputs["metadata"]["name"]: r.inputs["spec"]
         for r in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
         if r.inputs["metadata"]["namespace"] == "philosophy-app"
     }
+    mutual_tls = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in plan.of_type("kubernetes:security.istio.io/v1:PeerAuthentication")
+        if r.inputs["metadata"]["namespace"] == "philosophy-app"
+    }
+    assert mutual_tls["default"] == {"mtls": {"mode": "STRICT"}}
+    from_monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
     for monitor in monitors:
         validate(monitor, "podmonitors")
         app = monitor["spec"]["selector"]["matchLabels"]["app"]
         assert monitor["metadata"]["namespace"] == "philosophy-app"
         [endpoint] = monitor["spec"]["podMetricsEndpoints"]
-        [deployment] = [
-            r.inputs for r in plan.of_type("kubernetes:apps/v1:Deployment") if r.inputs["metadata"]["name"] == app
-        ]
-        ports = {
-            p["name"]: p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
-        }
+        [workload] = [o for o in objects if o["kind"] in ("Rollout", "Deployment") and o["metadata"]["name"] == app]
+        template = workload["spec"]["template"]
+        assert monitor["spec"]["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items(), app
+        ports = {p["name"]: p["containerPort"] for p in template["spec"]["containers"][0]["ports"]}
         assert endpoint["port"] in ports and endpoint["path"] == "/metrics", app
         # The pods admit Prometheus: default-deny would refuse the scrape otherwise.
         admitted = [
             rule
             for rule in policies[app].get("ingress", [])
-            if {"protocol": "TCP", "port": ports["metrics"]} in rule["ports"]
-            and {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in rule["from"]
+            if {"protocol": "TCP", "port": ports["metrics"]} in rule["ports"] and from_monitoring in rule["from"]
         ]
         assert admitted, app
+        # Prometheus has no sidecar: the metrics port takes plain HTTP, every other port stays strict.
+        [exception] = [p for p in mutual_tls.values() if p.get("selector") == {"matchLabels": {"app": app}}]
+        assert exception["mtls"] == {"mode": "STRICT"}
+        assert exception["portLevelMtls"] == {str(ports[endpoint["port"]]): {"mode": "PERMISSIVE"}}, app
         # The alerts group by `service`.
         assert {"sourceLabels": ["__meta_kubernetes_pod_label_app"], "targetLabel": "service"} in endpoint[
             "relabelings"
         ]
+    # And every sidecar's Envoy statistics (Istio's request metrics, which the canary's analysis reads), on the
+    # port the injector gives the proxy, which the namespace's policy opens to monitoring.
+    [proxies] = [m for m in every if m not in monitors]
+    validate(proxies, "podmonitors")
+    [endpoint] = proxies["spec"]["podMetricsEndpoints"]
+    injected = inject(release_object(objects, "Rollout", "philosophy-api")["spec"]["template"]["spec"])
+    [proxy] = [c for c in [*injected.get("initContainers", []), *injected["containers"]] if c["name"] == PROXY]
+    [port] = [p["containerPort"] for p in proxy["ports"] if p["name"] == endpoint["port"]]
+    assert any(
+        {"protocol": "TCP", "port": port} in rule["ports"] and from_monitoring in rule["from"]
+        for rule in policies["allow-mesh"]["ingress"]
+    )
 
 
 def test_the_crds_outlive_their_release_and_the_release_is_protected_in_prod(

@@ -21,7 +21,7 @@ from philosophy_infra.layers import LayerName
 from philosophy_infra.plan import RecordedResource
 from philosophy_infra.stack_plan import StackPlan
 from tests.chart_values import unknown_keys
-from tests.conftest import KUBERNETES, encode, raw_config, run_stack, stack_yaml
+from tests.conftest import KUBERNETES, encode, raw_config, release_for, run_stack, stack_yaml
 
 CHARTS = Path(__file__).parent / "data" / "charts"
 STACKS = ["prod", "staging"]
@@ -80,14 +80,26 @@ def test_spans_flow_from_the_service_to_the_collectors_to_jaeger_and_grafana_rea
     plan: StackPlan = request.getfixturevalue(f"{stack}_plan")
     collector = release(plan, "opentelemetry-collector")["values"]
     jaeger = release(plan, "jaeger")
-    # The service's SDKs send to the collectors' Service (the chart names it after fullnameOverride).
-    app_config = named(plan, ":ConfigMap", "app-config").inputs["data"]
-    assert app_config["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://{collector['fullnameOverride']}.tracing.svc:4317"
-    assert app_config["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
+    # The service's SDKs (each of its pods, the release objects Argo CD syncs) send to the collectors' Service
+    # (the chart names it after fullnameOverride), each under its own name.
+    workloads = [o for o in release_for(stack) if o["kind"] in ("Rollout", "Deployment")]
+    assert sorted(o["metadata"]["name"] for o in workloads) == [
+        "claude-worker",
+        "philosophy-api",
+        "philosophy-websocket",
+    ]
+    for workload in workloads:
+        [container] = workload["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["OTEL_SERVICE_NAME"] == workload["metadata"]["name"]
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://{collector['fullnameOverride']}.tracing.svc:4317"
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc" and env["OTEL_TRACES_EXPORTER"] == "otlp"
+        assert env["ENABLE_TRACING"] == "true" and env["SEARCH_INDEX_PREFIX"] == "philosophy-"
+        assert float(env["OTEL_TRACES_SAMPLER_ARG"]) == tracing_config(stack)["sampleRatio"]
     # And where its search indices are (the seed's ELASTICSEARCH_URL), as the AWS layer exports the domain.
+    endpoints = named(plan, ":ConfigMap", "app-endpoints").inputs["data"]
     search = plan.layer(LayerName.AWS).outputs["searchEndpoint"]
-    assert app_config["SEARCH_URL"] == f"https://{search}" and app_config["SEARCH_INDEX_PREFIX"] == "philosophy-"
-    assert float(app_config["OTEL_TRACES_SAMPLER_ARG"]) == tracing_config(stack)["sampleRatio"]
+    assert endpoints["SEARCH_URL"] == f"https://{search}"
     config = collector["alternateConfig"]
     assert set(config["receivers"]) == {"otlp"}
     assert set(config["receivers"]["otlp"]["protocols"]) == {"grpc", "http"}

@@ -18,6 +18,7 @@ from pydantic import Field
 from philosophy_infra.config.autoscaler import AutoscalerConfig
 from philosophy_infra.config.aws import running_config
 from philosophy_infra.config.base import KUBERNETES_NAMESPACE, ConfigIssue, LayerModel, Model, parse_stack_config
+from philosophy_infra.config.delivery import DeliveryConfig
 from philosophy_infra.config.monitoring import MonitoringConfig
 from philosophy_infra.config.placeholders import RunMode, check_placeholders, run_mode
 from philosophy_infra.config.tracing import TracingConfig
@@ -56,12 +57,14 @@ class KubernetesStackConfig(LayerModel):
     cluster_autoscaler: AutoscalerConfig = Field(default_factory=AutoscalerConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
     def issues(self) -> Iterator[ConfigIssue]:
         yield from self.aws_layer.issues()
         yield from self.workloads.issues()
         yield from self.cluster_autoscaler.issues()
         yield from self.monitoring.issues()
+        yield from self.delivery.issues()
 
     @classmethod
     def from_raw(cls, stack: str, raw: Mapping[str, Any]) -> KubernetesStackConfig:

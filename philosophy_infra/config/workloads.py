@@ -30,6 +30,7 @@ class LogLevel(StrEnum):
 _IMAGE_REGISTRY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$")
 _NODE_GROUP_KEY = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 IMAGES = ("api", "websocket", "claude-worker")
 
@@ -40,7 +41,6 @@ class Resources(Model):
 
 
 class WorkloadConfig(Model):
-    replicas: int = Field(ge=1, le=200)
     requests: Resources
     limits: Resources
 
@@ -63,22 +63,28 @@ class WorkloadConfig(Model):
                 )
 
 
+class FixedWorkloadConfig(WorkloadConfig):
+    replicas: int = Field(ge=1, le=200)
+
+
 class ApiConfig(WorkloadConfig):
-    min_replicas: int = Field(default=3, ge=1)
-    max_replicas: int = Field(default=20, ge=1)
+    """The api's count is its HPA's, between these bounds: the Rollout has none (Argo CD would reset it)."""
+
+    min_replicas: int = Field(default=3, ge=1, le=200)
+    max_replicas: int = Field(default=20, ge=1, le=200)
     uploads_volume_gib: int = Field(default=20, ge=1, le=16384)
 
     def issues(self, key: str) -> Iterator[ConfigIssue]:
         yield from super().issues(key)
-        if not self.min_replicas <= self.replicas <= self.max_replicas:
+        if self.min_replicas > self.max_replicas:
             yield ConfigIssue(
-                f"{key}.replicas",
-                {"minReplicas": self.min_replicas, "replicas": self.replicas, "maxReplicas": self.max_replicas},
-                "minReplicas <= replicas <= maxReplicas must hold (the HPA owns the count after the first deploy)",
+                f"{key}.minReplicas",
+                {"minReplicas": self.min_replicas, "maxReplicas": self.max_replicas},
+                "minReplicas <= maxReplicas must hold",
             )
 
 
-class WorkerConfig(WorkloadConfig):
+class WorkerConfig(FixedWorkloadConfig):
     node_group: str
     """The node group (a key of the AWS layer's nodeGroups) the workers run on: they select its labels and
     tolerate its taints, which reach this layer as the AWS layer's `nodeGroups` output."""
@@ -96,7 +102,7 @@ class WorkloadsConfig(Model):
     log_level: LogLevel = LogLevel.INFO
     custom_metrics: CustomMetrics = CustomMetrics.OFF
     api: ApiConfig
-    websocket: WorkloadConfig
+    websocket: FixedWorkloadConfig
     worker: WorkerConfig
 
     def image(self, name: str) -> str:
@@ -116,6 +122,13 @@ class WorkloadsConfig(Model):
                 "workloads.imageTag",
                 self.image_tag,
                 "must be a pinned image tag (letters, digits, '.', '_', '-'; never 'latest')",
+            )
+        elif not _LABEL_VALUE.fullmatch(self.image_tag):
+            yield ConfigIssue(
+                "workloads.imageTag",
+                self.image_tag,
+                "must also be a label value (at most 63 characters, ending in a letter or digit): it labels the "
+                "pods' version, by which the canary's analysis tells the new release from the old",
             )
         for image, digest in self.image_digests.items():
             if image not in IMAGES:

@@ -1,11 +1,14 @@
-"""The service's own secrets in Secrets Manager: containers whose values operators put in, never Pulumi.
+"""Secrets in Secrets Manager whose values operators put in, never Pulumi: the service's own (`AppSecrets` with
+its defaults) and, in an instance of their own, the git repository's credentials that Argo CD reads.
 
 Pulumi creates each secret (name, KMS key, tags) but no version: the value is written out of band
 (`aws secretsmanager put-secret-value`), so it never passes through config, code, state or the plan.
+Each instance has its own KMS key, so a reader of one set cannot decrypt another's.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,9 +18,14 @@ import pulumi_aws as aws
 from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
 from philosophy_infra.config.base import SECRET_RECOVERY_WINDOW_DAYS, DataProtection
 
-# The seed's secrets that no data store provides: the LLM API key and the JWT signing secret. No name ends in "-"
-# and six characters, which Secrets Manager reads as the random suffix of an ARN (`jwt-secret` would).
+# The seed's secrets that no data store provides: the LLM API key and the JWT signing secret.
 SECRETS = ("llm-api-key", "jwt-signing-key")
+# Argo CD's credentials for this repository (a GitHub App's: a JSON object with `githubAppID`,
+# `githubAppInstallationID` and `githubAppPrivateKey`). Not the service's: no account of the app namespace reads it.
+REPOSITORY_SECRETS = ("git-repository",)
+# No name may end in "-" and six characters, which Secrets Manager reads as the random suffix of an ARN
+# (`jwt-secret` would).
+_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 # A deleted secret's name stays taken for its recovery window. A protected stack keeps the longest window; a
 # `snapshotOnly` stack (the one torn down and re-created) the shortest, so a re-create is not refused for a month.
 
@@ -27,6 +35,10 @@ class AppSecretsArgs:
     name_prefix: str
     """Secret names become `<name_prefix>/<secret>`, e.g. `philosophy-prod/llm-api-key`."""
     secrets: Sequence[str] = field(default=SECRETS)
+    key_alias: str = "app-secrets"
+    """The KMS key's alias becomes `<name_prefix>-<key_alias>`; each instance has a key of its own."""
+    purpose: str = "application secrets"
+    """What the secrets are, in the key's description."""
     data_protection: DataProtection = DataProtection.PROTECTED
 
 
@@ -36,11 +48,17 @@ class AppSecrets(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AppSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:AppSecrets", name, None, opts)
+        ambiguous = [secret for secret in args.secrets if _ARN_SUFFIX.search(secret)]
+        if ambiguous:
+            raise ValueError(
+                f"secret names {ambiguous}: a name must not end in '-' and six letters or digits, which Secrets "
+                "Manager reads as an ARN's random suffix"
+            )
         key = EncryptionKey(
             f"{name}-encryption",
             EncryptionKeyArgs(
-                description=f"{args.name_prefix}: application secrets",
-                alias=f"{args.name_prefix}-app-secrets",
+                description=f"{args.name_prefix}: {args.purpose}",
+                alias=f"{args.name_prefix}-{args.key_alias}",
                 data_protection=args.data_protection,
             ),
             opts=pulumi.ResourceOptions(parent=self),

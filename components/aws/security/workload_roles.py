@@ -19,6 +19,8 @@ needs. They live in the AWS layer; the Kubernetes layer only annotates its servi
 - `schema-admin` (namespace `philosophy-schema`): the schema Job's SecretStore; the only reader of the RDS master
   secret, with which the Job creates the extension, the application and monitoring users and their grants, and
   runs migrations; it also reads the monitoring user's secret (its password's verifier).
+- `repository-reader` (namespace `argocd`): Argo CD's SecretStore; reads the git repository's credentials (a
+  GitHub App's) only, decrypting with their own key through Secrets Manager. No account of the service reads them.
 The websocket gets no role, so no AWS credentials.
 """
 
@@ -36,12 +38,14 @@ from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.service import (
     API,
     APP_NAMESPACE,
+    ARGOCD_NAMESPACE,
     CACHE_SECRET_READER,
     CLOUDWATCH_EXPORTER,
     DATABASE_APP_USER,
     DATABASE_MONITOR_READER,
     JAEGER,
     MONITORING_NAMESPACE,
+    REPOSITORY_READER,
     SCHEMA_ADMIN,
     SCHEMA_NAMESPACE,
     SEARCH_ADMIN,
@@ -73,6 +77,10 @@ class WorkloadRolesArgs:
     assets_bucket_arn: pulumi.Input[str]
     assets_key_arn: pulumi.Input[str] | None
     """None when the bucket uses S3-managed keys."""
+    repository_secret_arn: pulumi.Input[str]
+    """The git repository's credentials, which Argo CD reads through External Secrets."""
+    repository_key_arn: pulumi.Input[str]
+    """Their own KMS key."""
 
 
 class WorkloadRoles(pulumi.ComponentResource):
@@ -122,6 +130,12 @@ class WorkloadRoles(pulumi.ComponentResource):
                 pulumi.Output.all(
                     args.database_master_secret_arn, args.database_monitor_secret_arn, args.database_key_arn
                 ).apply(lambda v: read_secrets_policy([v[0], v[1]], [v[2]], region)),
+            ),
+            REPOSITORY_READER: (
+                ARGOCD_NAMESPACE,
+                pulumi.Output.all(args.repository_secret_arn, args.repository_key_arn).apply(
+                    lambda v: read_secrets_policy([v[0]], [v[1]], region)
+                ),
             ),
         }
         self.role_arns = {}

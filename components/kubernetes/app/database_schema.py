@@ -23,15 +23,17 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.app.workload import (
+from components.kubernetes.platform.pod_security import DNS_EGRESS, restricted_namespace_labels
+from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
+from philosophy_infra.pods import (
+    RDS_CA_FILE,
+    RDS_CA_MOUNT,
     TMP_MOUNT,
     TMP_VOLUME,
     analysis_exemptions,
     container_security_context,
     pod_security_context,
 )
-from components.kubernetes.platform.pod_security import DNS_EGRESS, restricted_namespace_labels
-from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.service import (
     DATABASE_APP_USER,
     DATABASE_MONITOR_USER,
@@ -42,8 +44,6 @@ from philosophy_infra.service import (
 
 POSTGRES_CLIENT_IMAGE = "public.ecr.aws/docker/library/postgres:17.6-alpine"
 RDS_CA_DIR = Path(__file__).resolve().parent / "rds_ca"
-RDS_CA_MOUNT = "/etc/rds-ca"
-RDS_CA_FILE = f"{RDS_CA_MOUNT}/ca.pem"
 ADMIN_SECRET = "database-admin"
 MONITOR_VERIFIER_SECRET, MONITOR_VERIFIER_VARIABLE = "monitor-verifier", "monitor_verifier"
 JOB_DEADLINE_SECONDS = 1800

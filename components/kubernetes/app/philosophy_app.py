@@ -1,6 +1,9 @@
-"""The philosophy service on the cluster: namespace, config, secrets, the seed's three workloads, autoscaling,
-disruption budgets and network policies. The schema (pgvector, the application user, migrations) is the
-DatabaseSchema component's, in a namespace of its own; the api starts after it.
+"""What the philosophy service stands on, which Pulumi owns: its namespace (Pod Security and Istio injection
+labels), its ServiceAccounts with their IRSA roles, the ConfigMaps of endpoints and RDS certificates, the Secrets
+External Secrets writes, its NetworkPolicies and its mutual TLS. The release objects that run on them (Rollout,
+Deployments, Services, autoscaling, routing) are Argo CD's: rendered into deploy/<stack>/ (philosophy_infra.release)
+and synced by the Application (service_delivery.py). The schema (pgvector, the application user, migrations) is
+the DatabaseSchema component's, in a namespace of its own.
 
 Secrets reach the pods through External Secrets Operator: Pulumi writes only references (secret ARNs and
 templates), the operator copies the values from Secrets Manager into Kubernetes Secrets, so no secret value
@@ -9,8 +12,6 @@ ever passes through Pulumi state, the plan or the rendered manifests.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,40 +19,35 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.app.database_schema import RDS_CA_FILE, RDS_CA_MOUNT, rds_ca_bundle
-from components.kubernetes.app.workload import (
-    SECRETS_AS_ENV,
-    ReplicasOwner,
-    Workload,
-    WorkloadArgs,
-)
+from components.kubernetes.app.database_schema import rds_ca_bundle
 from components.kubernetes.platform.pod_security import DNS_EGRESS, restricted_namespace_labels
 from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
-from philosophy_infra.config.workloads import CustomMetrics, WorkloadsConfig
+from philosophy_infra.pods import RDS_CA_FILE
+from philosophy_infra.release.objects import (
+    API_PORT,
+    APP_SECRETS,
+    CACHE_CREDENTIALS,
+    ENDPOINTS_CONFIG_MAP,
+    LLM_CREDENTIALS,
+    METRICS_PORT,
+    RDS_CA_CONFIG_MAP,
+    WEBSOCKET_PORT,
+    labels,
+)
 from philosophy_infra.service import (
     API,
     CACHE_PORT,
     DATABASE_APP_USER,
     DATABASE_PORT,
-    OTLP_ENDPOINT,
+    INGRESS_NAMESPACE,
+    ISTIO_NAMESPACE,
+    MONITORING_NAMESPACE,
     SECRET_READER,
     TRACING_NAMESPACE,
     WEBSOCKET,
     WORKER,
 )
 from philosophy_infra.service import APP_NAMESPACE as NAMESPACE
-
-API_PORT, METRICS_PORT, WEBSOCKET_PORT = 3000, 9090, 3001
-# The seed's VPA bounds for the api container.
-VPA_MIN, VPA_MAX = {"cpu": "100m", "memory": "128Mi"}, {"cpu": "2", "memory": "2Gi"}
-ISTIO_NAMESPACE = "istio-system"
-MONITORING_NAMESPACE = "monitoring"
-RDS_CA_VOLUME = {"name": "rds-ca", "configMap": {"name": "rds-ca"}}
-NO_WORKER_HEALTH = (
-    "the worker image exposes no health endpoint (the seed's); a probe that cannot see its work loop would "
-    "check nothing or restart healthy pods: add probes with the endpoint"
-)
-RDS_CA_VOLUME_MOUNT = {"name": "rds-ca", "mountPath": RDS_CA_MOUNT, "readOnly": True}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +66,6 @@ class DataEndpoints:
 
 @dataclass(frozen=True, kw_only=True)
 class PhilosophyAppArgs:
-    settings: WorkloadsConfig
     kubernetes_version: pulumi.Input[str]
     region: pulumi.Input[str]
     provider: k8s.Provider
@@ -80,28 +75,19 @@ class PhilosophyAppArgs:
     assets_bucket_name: pulumi.Input[str]
     role_arns: Mapping[str, pulumi.Input[str]]
     """The IRSA roles the AWS layer made, by service account (secrets-reader, api, worker)."""
-    load_balancer_cidrs: pulumi.Input[Sequence[str]]
-    """The subnets the load balancers live in (the public ones): the only sources the api and websocket admit
-    besides the mesh and monitoring. Not the VPC: with the VPC CNI every pod's IP is a VPC address."""
-    worker_node_labels: pulumi.Input[Mapping[str, str]]
-    worker_tolerations: pulumi.Input[Sequence[Mapping[str, str]]]
-    """Pod tolerations for the worker node group's taints, in the Kubernetes spelling (NoSchedule)."""
-    uploads_storage_class: str
-    database_schema: pulumi.Resource
-    """The DatabaseSchema component: the api starts once its Job (extension, app user, migrations) succeeded."""
-    """A StorageClass that deletes its volumes with their claims (per-pod scratch)."""
-    trace_sample_ratio: float = 1.0
-    """The share of new traces the service records (OTEL_TRACES_SAMPLER_ARG)."""
+    mesh: pulumi.Resource | None = None
+    """Istio (ServiceMesh): the PeerAuthentication CRD, and the injection webhook that must exist before pods."""
     after: Sequence[pulumi.Resource] = ()
-    """Cluster services the app needs first: External Secrets Operator, the VPA CRD, the StorageClasses."""
+    """Cluster services the app needs first: External Secrets Operator."""
 
 
 class PhilosophyApp(pulumi.ComponentResource):
     namespace: str
+    ready: list[pulumi.Resource]
+    """What the release objects stand on: the Application syncs after these."""
 
     def __init__(self, name: str, args: PhilosophyAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:PhilosophyApp", name, None, opts)
-        s = args.settings
         data = args.data
 
         namespace = k8s.core.v1.Namespace(
@@ -110,6 +96,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                 "name": NAMESPACE,
                 "labels": {
                     "name": NAMESPACE,
+                    # Safe with Pod Security `restricted` only because Istio runs with its CNI (service_mesh.py).
                     "istio-injection": "enabled",
                     **restricted_namespace_labels(args.kubernetes_version),
                 },
@@ -118,38 +105,15 @@ class PhilosophyApp(pulumi.ComponentResource):
         )
         in_namespace = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
 
-        config_map = k8s.core.v1.ConfigMap(
-            f"{name}-config",
-            metadata={"name": "app-config", "namespace": NAMESPACE},
+        # Where things are; none of it is secret. The release objects read it (envFrom); their own settings are in
+        # their pod templates. A changed endpoint (a replaced data store) reaches pods at their next restart.
+        endpoints = k8s.core.v1.ConfigMap(
+            f"{name}-endpoints",
+            metadata={"name": ENDPOINTS_CONFIG_MAP, "namespace": NAMESPACE},
             data={
-                # The seed's settings.
-                "NODE_ENV": "production",
-                "API_PORT": str(API_PORT),
-                "LOG_LEVEL": s.log_level.value,
-                "ENABLE_METRICS": "true",
-                "ENABLE_TRACING": "true",
-                # Where traces go (the OpenTelemetry SDK's own variables): the collectors in `tracing`, over OTLP;
-                # a sampled share of new traces, and whatever an incoming request's parent decided.
-                "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_ENDPOINT,
-                "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-                "OTEL_TRACES_EXPORTER": "otlp",
-                "OTEL_METRICS_EXPORTER": "none",
-                "OTEL_LOGS_EXPORTER": "none",
-                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                "OTEL_TRACES_SAMPLER_ARG": f"{args.trace_sample_ratio:g}",
-                # npm and Node write caches under HOME; the root filesystem is read-only, /tmp is not.
-                "HOME": "/tmp",
-                "NPM_CONFIG_CACHE": "/tmp/.npm",
-                # Where things are; none of it is secret.
                 "DB_HOST": data.database_host,
                 "DB_PORT": pulumi.Output.from_input(data.database_port).apply(str),
                 "DB_NAME": data.database_name,
-                # The application user logs in with an IAM token its IRSA role signs (RDS IAM database
-                # authentication), never a password; TLS verifies the server against the region's RDS CAs.
-                "DB_USER": DATABASE_APP_USER,
-                "DB_AUTH": "iam",
-                "PGSSLMODE": "verify-full",
-                "PGSSLROOTCERT": RDS_CA_FILE,
                 "DATABASE_URL": pulumi.Output.all(data.database_host, data.database_port, data.database_name).apply(
                     lambda hpn: (
                         f"postgresql://{DATABASE_APP_USER}@{hpn[0]}:{hpn[1]}/{hpn[2]}"
@@ -163,170 +127,67 @@ class PhilosophyApp(pulumi.ComponentResource):
                 # The seed's ELASTICSEARCH_URL. Requests are signed with the api's IAM role (SigV4, service `es`);
                 # the domain's role mapping lets it use `philosophy-*` indices, whose replicas its template sets.
                 "SEARCH_URL": pulumi.Output.concat("https://", data.search_endpoint),
-                "SEARCH_INDEX_PREFIX": "philosophy-",
+                # The worker's key, by reference: the value is in its `llm-credentials` Secret.
+                "CLAUDE_API_KEY_SECRET_ARN": args.llm_secret_arn,
             },
             opts=in_namespace,
         )
         rds_ca = k8s.core.v1.ConfigMap(
             f"{name}-rds-ca",
-            metadata={"name": "rds-ca", "namespace": NAMESPACE},
+            metadata={"name": RDS_CA_CONFIG_MAP, "namespace": NAMESPACE},
             data={"ca.pem": pulumi.Output.from_input(args.region).apply(rds_ca_bundle)},
             opts=in_namespace,
         )
         secrets = self._external_secrets(name, args, namespace)
-        after_config = [namespace, config_map, rds_ca, *secrets.values()]
-        # Pods restart when the config they read changes (envFrom is read only at container start).
-        config_checksum = config_map.data.apply(
-            lambda d: hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
-        )
-
-        image = s.image
-
-        def env_from(*secret_names: str) -> list[dict[str, Any]]:
-            return [{"configMapRef": {"name": "app-config"}}, *({"secretRef": {"name": n}} for n in secret_names)]
-
-        resources = {
-            key: {
-                "requests": {"cpu": w.requests.cpu, "memory": w.requests.memory},
-                "limits": {"cpu": w.limits.cpu, "memory": w.limits.memory},
-            }
-            for key, w in (("api", s.api), ("websocket", s.websocket), ("worker", s.worker))
-        }
-
-        api = Workload(
-            "api",
-            WorkloadArgs(
-                name=API,
-                namespace=NAMESPACE,
-                replicas=s.api.replicas,
-                replicas_owner=ReplicasOwner.AUTOSCALER,
-                provider=args.provider,
-                pod_annotations={
-                    "prometheus.io/scrape": "true",
-                    "prometheus.io/port": str(METRICS_PORT),
-                    "prometheus.io/path": "/metrics",
-                    "checksum/config": config_checksum,
+        # The workloads' identities: Pulumi's, because the AWS layer's IRSA roles trust exactly these names.
+        accounts = [
+            k8s.core.v1.ServiceAccount(
+                f"{name}-{account}-sa",
+                metadata={
+                    "name": account,
+                    "namespace": NAMESPACE,
+                    "labels": labels(account),
+                    "annotations": {"eks.amazonaws.com/role-arn": args.role_arns[account]}
+                    if account in args.role_arns
+                    else {},
                 },
-                container={
-                    "name": "api",
-                    "image": image("api"),
-                    "imagePullPolicy": "Always",
-                    "ports": [
-                        {"name": "http", "containerPort": API_PORT},
-                        {"name": "metrics", "containerPort": METRICS_PORT},
-                    ],
-                    "env": [{"name": "OTEL_SERVICE_NAME", "value": API}],
-                    "envFrom": env_from("cache-credentials", "app-secrets"),
-                    "resources": resources["api"],
-                    # The seed's timings.
-                    "livenessProbe": {
-                        "httpGet": {"path": "/health/live", "port": API_PORT},
-                        "initialDelaySeconds": 30,
-                        "periodSeconds": 10,
-                        "timeoutSeconds": 5,
-                        "failureThreshold": 3,
-                    },
-                    "readinessProbe": {
-                        "httpGet": {"path": "/health/ready", "port": API_PORT},
-                        "initialDelaySeconds": 20,
-                        "periodSeconds": 5,
-                        "timeoutSeconds": 3,
-                        "successThreshold": 1,
-                        "failureThreshold": 3,
-                    },
-                    "volumeMounts": [{"name": "uploads", "mountPath": "/app/uploads"}, RDS_CA_VOLUME_MOUNT],
-                },
-                volumes=[uploads_volume(args.uploads_storage_class, s.api.uploads_volume_gib), RDS_CA_VOLUME],
-                service_ports=[
-                    {"name": "http", "port": API_PORT, "targetPort": "http"},
-                    {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
-                ],
-                role_arn=args.role_arns[API],
-                # The schema Job first: the extension, the application user and the migrations of this release.
-                depends_on=[*after_config, args.database_schema],
-                analysis_exemptions={"CKV_K8S_35": SECRETS_AS_ENV},
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-        Workload(
-            "websocket",
-            WorkloadArgs(
-                name=WEBSOCKET,
-                namespace=NAMESPACE,
-                replicas=s.websocket.replicas,
-                provider=args.provider,
-                container={
-                    "name": "websocket",
-                    "image": image("websocket"),
-                    "imagePullPolicy": "Always",
-                    "ports": [{"name": "ws", "containerPort": WEBSOCKET_PORT}],
-                    "env": [
-                        {"name": "STICKY_SESSIONS", "value": "true"},
-                        {"name": "REDIS_ADAPTER", "value": "true"},
-                        {"name": "OTEL_SERVICE_NAME", "value": WEBSOCKET},
-                    ],
-                    "envFrom": env_from("cache-credentials", "app-secrets"),
-                    "resources": resources["websocket"],
-                    # The seed has no probes here and no health path: the socket accepting is the signal.
-                    "livenessProbe": {"tcpSocket": {"port": WEBSOCKET_PORT}, "periodSeconds": 10},
-                    "readinessProbe": {"tcpSocket": {"port": WEBSOCKET_PORT}, "periodSeconds": 5},
-                },
-                service_ports=[{"name": "ws", "port": WEBSOCKET_PORT, "targetPort": "ws"}],
-                pod_annotations={"checksum/config": config_checksum},
-                # Sticky sessions: a client's reconnects land on the pod that holds its socket state.
-                service_session_affinity=True,
-                depends_on=after_config,
-                analysis_exemptions={"CKV_K8S_35": SECRETS_AS_ENV},
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-        Workload(
-            "worker",
-            WorkloadArgs(
-                name=WORKER,
-                namespace=NAMESPACE,
-                replicas=s.worker.replicas,
-                provider=args.provider,
-                container={
-                    "name": "worker",
-                    "image": image("claude-worker"),
-                    "imagePullPolicy": "Always",
-                    "env": [
-                        {"name": "WORKER_CONCURRENCY", "value": str(s.worker.concurrency)},
-                        {"name": "CLAUDE_RATE_LIMIT", "value": str(s.worker.rate_limit)},
-                        {"name": "CLAUDE_API_KEY_SECRET_ARN", "value": args.llm_secret_arn},
-                        {"name": "OTEL_SERVICE_NAME", "value": WORKER},
-                    ],
-                    "envFrom": env_from("cache-credentials", "llm-credentials"),
-                    # Its Claude calls (claude_api_requests_total, claude_api_errors_total), scraped by
-                    # Prometheus: the worker, not the api, talks to the LLM API.
-                    "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
-                    "resources": resources["worker"],
-                    "volumeMounts": [RDS_CA_VOLUME_MOUNT],
-                },
-                volumes=[RDS_CA_VOLUME],
-                # The node group's own labels (the seed's `workload: ai-processing` matches no node: label
-                # keys are case-sensitive and the nodes carry `Workload`).
-                pod_annotations={"checksum/config": config_checksum},
-                node_selector=args.worker_node_labels,
-                tolerations=args.worker_tolerations,
-                role_arn=args.role_arns[WORKER],
-                depends_on=after_config,
-                analysis_exemptions={
-                    "CKV_K8S_35": SECRETS_AS_ENV,
-                    "CKV_K8S_8": NO_WORKER_HEALTH,
-                    "CKV_K8S_9": NO_WORKER_HEALTH,
-                },
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-        self._autoscaling(name, args, api, in_namespace)
-        self._network_policies(name, args, in_namespace)
+                automount_service_account_token=False,
+                opts=in_namespace,
+            )
+            for account in (API, WEBSOCKET, WORKER)
+        ]
+        policies = self._network_policies(name, args, in_namespace)
+        mutual_tls = self._mutual_tls(name, args, namespace)
         self.namespace = NAMESPACE
+        self.ready = [namespace, endpoints, rds_ca, *secrets.values(), *accounts, *policies, *mutual_tls]
         self.register_outputs({"namespace": NAMESPACE})
+
+    def _mutual_tls(
+        self, name: str, args: PhilosophyAppArgs, namespace: k8s.core.v1.Namespace
+    ) -> list[pulumi.Resource]:
+        """Strict mutual TLS between the service's sidecars, except the metrics port Prometheus (outside the mesh)
+        scrapes in plain HTTP. Probes need no exception: the sidecar answers them (Istio rewrites them)."""
+        opts = pulumi.ResourceOptions(
+            parent=self, provider=args.provider, depends_on=[namespace, *([args.mesh] if args.mesh else [])]
+        )
+        specs: dict[str, dict[str, Any]] = {"default": {"mtls": {"mode": "STRICT"}}}
+        for app in (API, WORKER):
+            specs[f"{app}-metrics"] = {
+                "selector": {"matchLabels": {"app": app}},
+                "mtls": {"mode": "STRICT"},
+                "portLevelMtls": {str(METRICS_PORT): {"mode": "PERMISSIVE"}},
+            }
+        return [
+            k8s.apiextensions.CustomResource(
+                f"{name}-mtls-{policy}",
+                api_version="security.istio.io/v1",
+                kind="PeerAuthentication",
+                metadata={"name": policy, "namespace": NAMESPACE},
+                spec=spec,
+                opts=opts,
+            )
+            for policy, spec in specs.items()
+        ]
 
     def _external_secrets(
         self, name: str, args: PhilosophyAppArgs, namespace: k8s.core.v1.Namespace
@@ -346,12 +207,12 @@ class PhilosophyApp(pulumi.ComponentResource):
             lambda hp: "rediss://:{{ .token | urlquery }}" + f"@{hp[0]}:{hp[1]}"
         )
         specs: dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = {
-            "cache-credentials": (
+            CACHE_CREDENTIALS: (
                 [{"secretKey": "token", "remoteRef": {"key": data.cache_secret_arn}}],
                 {"REDIS_URL": redis_url, "REDIS_AUTH_TOKEN": "{{ .token }}"},
             ),
-            "app-secrets": ([{"secretKey": "JWT_SECRET", "remoteRef": {"key": args.jwt_secret_arn}}], None),
-            "llm-credentials": ([{"secretKey": "CLAUDE_API_KEY", "remoteRef": {"key": args.llm_secret_arn}}], None),
+            APP_SECRETS: ([{"secretKey": "JWT_SECRET", "remoteRef": {"key": args.jwt_secret_arn}}], None),
+            LLM_CREDENTIALS: ([{"secretKey": "CLAUDE_API_KEY", "remoteRef": {"key": args.llm_secret_arn}}], None),
         }
         return {
             secret_name: external_secret(
@@ -366,62 +227,9 @@ class PhilosophyApp(pulumi.ComponentResource):
             for secret_name, (remote, template) in specs.items()
         }
 
-    def _autoscaling(self, name: str, args: PhilosophyAppArgs, api: Workload, opts: pulumi.ResourceOptions) -> None:
-        s = args.settings
-        after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api.deployment]))
-        hpa_metadata: Any = {"name": f"{API}-hpa", "namespace": NAMESPACE}
-        hpa_spec: Any = {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": API},
-            "minReplicas": s.api.min_replicas,
-            "maxReplicas": s.api.max_replicas,
-            "metrics": hpa_metrics(s.custom_metrics),
-            # The seed's behaviour: scale up fast, scale down slowly.
-            "behavior": {
-                "scaleDown": {
-                    "stabilizationWindowSeconds": 300,
-                    "policies": [
-                        {"type": "Percent", "value": 10, "periodSeconds": 60},
-                        {"type": "Pods", "value": 2, "periodSeconds": 60},
-                    ],
-                    "selectPolicy": "Min",
-                },
-                "scaleUp": {
-                    "stabilizationWindowSeconds": 60,
-                    "policies": [
-                        {"type": "Percent", "value": 100, "periodSeconds": 30},
-                        {"type": "Pods", "value": 5, "periodSeconds": 30},
-                    ],
-                    "selectPolicy": "Max",
-                },
-            },
-        }
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-api-hpa", metadata=hpa_metadata, spec=hpa_spec, opts=after_api
-        )
-        # Recommendations only ("Off"): the VPA never resizes or evicts pods the HPA is scaling on CPU/memory.
-        k8s.apiextensions.CustomResource(
-            f"{name}-api-vpa",
-            api_version="autoscaling.k8s.io/v1",
-            kind="VerticalPodAutoscaler",
-            metadata={"name": f"{API}-vpa", "namespace": NAMESPACE},
-            spec={
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": API},
-                "updatePolicy": {"updateMode": "Off"},
-                "resourcePolicy": {
-                    "containerPolicies": [
-                        {
-                            "containerName": "api",
-                            "minAllowed": VPA_MIN,
-                            "maxAllowed": VPA_MAX,
-                            "controlledResources": ["cpu", "memory"],
-                        }
-                    ]
-                },
-            },
-            opts=after_api,
-        )
-
-    def _network_policies(self, name: str, args: PhilosophyAppArgs, opts: pulumi.ResourceOptions) -> None:
+    def _network_policies(
+        self, name: str, args: PhilosophyAppArgs, opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
         data_stores = pulumi.Output.from_input(args.data.network_cidrs).apply(
             lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
         )
@@ -429,9 +237,9 @@ class PhilosophyApp(pulumi.ComponentResource):
         cache = {"to": data_stores, "ports": [{"protocol": "TCP", "port": CACHE_PORT}]}
         # AWS APIs (STS for IRSA, S3, Secrets Manager) and the LLM API are HTTPS on the internet or via NAT.
         https = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}
-        from_load_balancers = pulumi.Output.from_input(args.load_balancer_cidrs).apply(
-            lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
-        )
+        # The ingress gateway's pods, the only way in: the load balancers (the edge's) reach the gateway, not pods
+        # here, and with strict mutual TLS a client outside the mesh could not talk to these ports anyway.
+        from_gateway = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": INGRESS_NAMESPACE}}}]
         from_monitoring = [
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
         ]
@@ -484,9 +292,8 @@ class PhilosophyApp(pulumi.ComponentResource):
             API: {
                 "podSelector": {"matchLabels": {"app": API}},
                 "policyTypes": ["Ingress", "Egress"],
-                # Only the load balancers' subnets: a pod of another namespace (a VPC address too) is refused.
                 "ingress": [
-                    {"from": from_load_balancers, "ports": [{"protocol": "TCP", "port": API_PORT}]},
+                    {"from": from_gateway, "ports": [{"protocol": "TCP", "port": API_PORT}]},
                     {"from": from_monitoring, "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
                 ],
                 "egress": [database, cache, https],
@@ -494,7 +301,7 @@ class PhilosophyApp(pulumi.ComponentResource):
             WEBSOCKET: {
                 "podSelector": {"matchLabels": {"app": WEBSOCKET}},
                 "policyTypes": ["Ingress", "Egress"],
-                "ingress": [{"from": from_load_balancers, "ports": [{"protocol": "TCP", "port": WEBSOCKET_PORT}]}],
+                "ingress": [{"from": from_gateway, "ports": [{"protocol": "TCP", "port": WEBSOCKET_PORT}]}],
                 "egress": [cache],
             },
             WORKER: {
@@ -504,55 +311,13 @@ class PhilosophyApp(pulumi.ComponentResource):
                 "egress": [database, cache, https],
             },
         }
+        created: list[pulumi.Resource] = []
         for policy, spec in policies.items():
             metadata: Any = {"name": policy, "namespace": NAMESPACE}
             policy_spec: Any = spec
-            k8s.networking.v1.NetworkPolicy(f"{name}-netpol-{policy}", metadata=metadata, spec=policy_spec, opts=opts)
-
-
-def uploads_volume(storage_class: str, size_gib: int) -> dict[str, Any]:
-    """A PersistentVolumeClaim per pod, made from the encrypted gp3 StorageClass with the pod.
-
-    One shared claim cannot work: gp3 (EBS) volumes attach to a single node (ReadWriteOnce), and the api's
-    replicas spread across nodes and zones. Uploads are staged here and kept in the assets bucket."""
-    return {
-        "name": "uploads",
-        "ephemeral": {
-            "volumeClaimTemplate": {
-                "metadata": {"labels": {"app": API}},
-                "spec": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": storage_class,
-                    "resources": {"requests": {"storage": f"{size_gib}Gi"}},
-                },
-            }
-        },
-    }
-
-
-def hpa_metrics(custom: CustomMetrics) -> list[dict[str, Any]]:
-    metrics: list[dict[str, Any]] = [
-        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}},
-        {
-            "type": "Resource",
-            "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 80}},
-        },
-    ]
-    if custom is CustomMetrics.ADAPTER:
-        metrics += [
-            {
-                "type": "Pods",
-                "pods": {
-                    "metric": {"name": "http_requests_per_second"},
-                    "target": {"type": "AverageValue", "averageValue": "1000"},
-                },
-            },
-            {
-                "type": "External",
-                "external": {
-                    "metric": {"name": "queue_depth", "selector": {"matchLabels": {"queue_name": "ai-generation"}}},
-                    "target": {"type": "Value", "value": "100"},
-                },
-            },
-        ]
-    return metrics
+            created.append(
+                k8s.networking.v1.NetworkPolicy(
+                    f"{name}-netpol-{policy}", metadata=metadata, spec=policy_spec, opts=opts
+                )
+            )
+        return created

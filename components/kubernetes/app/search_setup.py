@@ -23,9 +23,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.app.workload import TMP_MOUNT, TMP_VOLUME, container_security_context, pod_security_context
 from components.kubernetes.platform.pod_security import DNS_EGRESS
 from philosophy_infra.arns import role_arn_without_path
+from philosophy_infra.pods import TMP_MOUNT, TMP_VOLUME, container_security_context, pod_security_context
 from philosophy_infra.service import SCHEMA_NAMESPACE, SEARCH_ADMIN
 
 PYTHON_IMAGE = "public.ecr.aws/docker/library/python:3.13-alpine"

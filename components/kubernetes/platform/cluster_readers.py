@@ -26,29 +26,28 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 # By API group, every resource the layer creates. tests/test_cluster_readers.py fails when the offline plan of a
 # stack has a kind that is not here.
 READ_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("", ("configmaps", "namespaces", "serviceaccounts", "services")),
-    ("apps", ("deployments",)),
-    ("autoscaling", ("horizontalpodautoscalers",)),
-    ("autoscaling.k8s.io", ("verticalpodautoscalers",)),
+    ("", ("configmaps", "namespaces", "persistentvolumeclaims", "serviceaccounts")),
+    # Argo CD's objects for the service (not the release objects it syncs: those are Argo CD's to read).
+    ("argoproj.io", ("applications", "appprojects")),
     ("batch", ("jobs",)),
     ("external-secrets.io", ("externalsecrets", "secretstores")),
     # A generator holds its parameters (length, alphabet), never what it generated.
     ("generators.external-secrets.io", ("passwords",)),
+    ("networking.istio.io", ("gateways",)),
     ("networking.k8s.io", ("networkpolicies",)),
     ("monitoring.coreos.com", ("podmonitors", "prometheusrules")),
     ("policy", ("poddisruptionbudgets",)),
     # This component's own objects, which a refresh reads too.
     ("rbac.authorization.k8s.io", ("clusterrolebindings", "clusterroles", "rolebindings", "roles")),
+    ("security.istio.io", ("peerauthentications",)),
     ("storage.k8s.io", ("storageclasses",)),
+    ("telemetry.istio.io", ("telemetries",)),
 )
-# What a refresh reads besides the objects themselves: pulumi-kubernetes judges a Deployment, a Job or a Service
-# ready by listing what they own (provider/pkg/await: deployment.go lists ReplicaSets, Pods and PVCs, job.go Pods,
-# service.go Endpoints). Refused, those lists come back empty, the object reads as unhealthy, and every preview
-# and drift check would show it as an update.
-OWNED_READ_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("", ("endpoints", "persistentvolumeclaims", "pods")),
-    ("apps", ("replicasets",)),
-)
+# What a refresh reads besides the objects themselves: pulumi-kubernetes judges a Job ready by listing its Pods
+# (provider/pkg/await/job.go). Refused, that list comes back empty, the Job reads as unhealthy, and every preview
+# and drift check would show it as an update. (The layer has no Deployment or Service, whose readiness needs
+# ReplicaSets, PVCs and Endpoints: those are Argo CD's.)
+OWNED_READ_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (("", ("pods",)),)
 
 
 @dataclass(frozen=True, kw_only=True)

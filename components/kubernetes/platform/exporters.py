@@ -23,11 +23,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.kubernetes.app.database_schema import RDS_CA_FILE, RDS_CA_MOUNT, rds_ca_bundle
+from components.kubernetes.app.database_schema import rds_ca_bundle
 from components.kubernetes.platform.helm import pinned_release
 from components.kubernetes.platform.pod_security import chart_security_contexts
 from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.naming import SERVICE
+from philosophy_infra.pods import RDS_CA_FILE, RDS_CA_MOUNT
 from philosophy_infra.service import CACHE_SECRET_READER, CLOUDWATCH_EXPORTER, DATABASE_MONITOR_READER
 
 REDIS_EXPORTER_CHART = ("prometheus-redis-exporter", "6.29.0", "https://prometheus-community.github.io/helm-charts")

@@ -1,5 +1,5 @@
 """Metrics and alerts on the cluster: the Prometheus Operator's CRDs, kube-prometheus-stack (Prometheus,
-Alertmanager, kube-state-metrics, node-exporter, and Grafana: see grafana.py), the service's PodMonitor and the
+Alertmanager, kube-state-metrics, node-exporter, and Grafana: see grafana.py) and the
 seed's alerts as one PrometheusRule, read from the rules file the test suite runs through `promtool test rules`.
 
 - CRDs come from the `prometheus-operator-crds` chart, a release of its own: Helm installs a chart's `crds/`
@@ -84,9 +84,6 @@ class MonitoringArgs:
     storage_class: str
     node_selector: pulumi.Input[Mapping[str, str]]
     tolerations: pulumi.Input[Sequence[Mapping[str, str]]]
-    app_namespace: str
-    scraped_apps: Sequence[str]
-    """The `app` labels of the pods whose `metrics` port Prometheus scrapes (a PodMonitor each)."""
     protected: bool = True
     """Protected stacks keep the CRDs release: deleting it deletes every monitoring object of every kind."""
     receivers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -95,8 +92,8 @@ class MonitoringArgs:
     """The AWS layer's role that may read exactly the receivers' secrets."""
     region: pulumi.Input[str] = ""
     after: Sequence[pulumi.Resource] = ()
-    """The StorageClasses (Prometheus's volume), the app namespace (the PodMonitor lives there) and External
-    Secrets (the receivers' secrets)."""
+    """The StorageClasses (Prometheus's volume) and External Secrets (the receivers' secrets). The service's
+    PodMonitors are its release objects (Argo CD's), with the service."""
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -202,29 +199,6 @@ class Monitoring(pulumi.ComponentResource):
             spec={"groups": alert_rule_groups()},
             opts=after_stack,
         )
-        # The operator ignores `prometheus.io/*` annotations: this is what makes Prometheus scrape the service.
-        for app in args.scraped_apps:
-            k8s.apiextensions.CustomResource(
-                f"{name}-{app}-pod-monitor",
-                api_version="monitoring.coreos.com/v1",
-                kind="PodMonitor",
-                metadata={"name": app, "namespace": args.app_namespace},
-                spec={
-                    "selector": {"matchLabels": {"app": app}},
-                    "podMetricsEndpoints": [
-                        {
-                            "port": "metrics",
-                            "path": "/metrics",
-                            "interval": "15s",
-                            # The alerts group by `service`: the pod's `app` label.
-                            "relabelings": [
-                                {"sourceLabels": ["__meta_kubernetes_pod_label_app"], "targetLabel": "service"}
-                            ],
-                        }
-                    ],
-                },
-                opts=after_stack,
-            )
         self.register_outputs({})
 
     def _receiver_secrets(

@@ -62,16 +62,25 @@ def external_secret(
     namespace: str,
     data: Sequence[Mapping[str, Any]],
     template: Mapping[str, Any] | None = None,
+    labels: Mapping[str, str] | None = None,
     refresh_interval: str = "1h",
     store: k8s.apiextensions.CustomResource,
     opts: pulumi.ResourceOptions,
     store_name: str = STORE_NAME,
 ) -> k8s.apiextensions.CustomResource:
     """A Kubernetes Secret `name` kept in sync from Secrets Manager. `pulumi up` waits until the operator has
-    synced it, and fails there, naming it, if the value is missing."""
+    synced it, and fails there, naming it, if the value is missing.
+
+    `template`: the Secret's keys, rendered from `data`'s (then only these keys). `labels`: the Secret's own labels,
+    for a controller that finds its Secrets by label."""
     target: dict[str, Any] = {"name": name, "creationPolicy": "Owner"}
-    if template is not None:
-        target["template"] = {"engineVersion": "v2", "data": dict(template)}
+    if template is not None or labels:
+        rendered: dict[str, Any] = {"engineVersion": "v2"}
+        if template is not None:
+            rendered["data"] = dict(template)
+        if labels:
+            rendered["metadata"] = {"labels": dict(labels)}
+        target["template"] = rendered
     return k8s.apiextensions.CustomResource(
         resource_name,
         api_version="external-secrets.io/v1",
