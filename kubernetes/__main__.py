@@ -9,6 +9,8 @@ layer decided arrives through one StackReference to the AWS layer's stack of the
 Config is loaded and validated once, here, before any resource is registered; components get plain values.
 """
 
+from pathlib import Path
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -64,10 +66,12 @@ release = release_objects(
         worker_tolerations=worker_nodes["tolerations"],
     )
 )
-stale = stale_render_warning(pulumi.get_stack(), release)
+# The checkout this program runs from: its deploy/<stack>/ and its history.
+checkout = Path(__file__).resolve().parent.parent
+stale = stale_render_warning(pulumi.get_stack(), release, checkout)
 if stale:
     pulumi.log.warn(stale)
-target_revision = application_revision(config.delivery, pulumi.get_stack())
+target_revision = application_revision(config.delivery, pulumi.get_stack(), checkout)
 
 provider = k8s.Provider("cluster", kubeconfig=aws_layer.kubeconfig, enable_server_side_apply=True)
 on_cluster = pulumi.ResourceOptions(provider=provider)

@@ -13,11 +13,9 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -207,14 +205,24 @@ def plan_of_checkout(directory: Path, stack: str, layer: str = "all") -> dict[st
 
 
 def checkout_of(repository: Path, revision: str, into: Path) -> None:
-    """The files of `revision` (as git archive gives them) written into `into`."""
-    archive = subprocess.run(
-        ["git", "-C", str(repository), "archive", "--format=tar", revision], capture_output=True, check=False
+    """`revision` checked out into `into`: a clone that shares the repository's objects (nothing is copied, the
+    repository is not touched), with its history, which the plan reads (the Application's pinned commit)."""
+    resolved = subprocess.run(
+        ["git", "-C", str(repository), "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    if archive.returncode != 0:
-        raise PlanUnavailableError(f"git has no revision {revision!r}: {archive.stderr.decode().strip()}")
-    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
-        tar.extractall(into, filter="data")
+    if resolved.returncode != 0:
+        raise PlanUnavailableError(f"git has no revision {revision!r}")
+    commit = resolved.stdout.strip()
+    for command in (
+        ["git", "clone", "--quiet", "--shared", "--no-checkout", str(repository), str(into)],
+        ["git", "-C", str(into), "checkout", "--quiet", "--detach", commit],
+    ):
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise PlanUnavailableError(f"cannot check out {revision!r}: {result.stderr.strip()}")
 
 
 def default_base(repository: Path) -> str:

@@ -183,3 +183,34 @@ def test_the_diff_of_a_bad_revision_exits_1_with_one_line(clone: Path) -> None:
     )
     assert result.returncode == 1 and "no revision 'no-such-rev'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_release_moves_the_applications_pin_to_its_commit(tmp_path: Path) -> None:
+    """A change of the image tag, rendered and committed, changes two things in the Kubernetes layer's plan: the
+    schema Job (this release's migrations, a new Job), and the Application's targetRevision, from the previous
+    release's commit to this one, which Pulumi moves after the Job (test_ownership)."""
+    checkout = tmp_path / "checkout"
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(checkout)], check=True)
+    git = ["git", "-C", str(checkout), "-c", "user.email=ci@example.invalid", "-c", "user.name=ci"]
+    previous = subprocess.run(
+        [*git, "log", "-1", "--format=%H", "--", "deploy/staging"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    stack_file = checkout / "kubernetes" / "Pulumi.staging.yaml"
+    stack_file.write_text(stack_file.read_text().replace('imageTag: "1.0.0"', 'imageTag: "1.0.1"'))
+    render = [sys.executable, "-m", "philosophy_infra", "render", "--stack", "staging", "--project-dir", str(checkout)]
+    subprocess.run(render, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([*git, "commit", "--quiet", "-am", "release 1.0.1"], check=True)
+    release = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    result = subprocess.run(
+        [sys.executable, "-m", "philosophy_infra", "diff", "--stack", "staging", "--layer", "kubernetes",
+         "--base", "HEAD~1", "--project-dir", str(checkout), "--json", "-"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    changes = {r["type"]: r["changes"] for r in json.loads(result.stdout)["resources"]}
+    assert set(changes) == {"kubernetes:batch/v1:Job", "kubernetes:argoproj.io/v1alpha1:Application"}
+    job = {c["path"]: c["new"] for c in changes["kubernetes:batch/v1:Job"]}
+    assert job["spec.template.spec.containers[0].image"].endswith("/api:1.0.1")
+    assert [(c["path"], c["old"], c["new"]) for c in changes["kubernetes:argoproj.io/v1alpha1:Application"]] == [
+        ("spec.source.targetRevision", previous, release)
+    ]
