@@ -24,6 +24,7 @@ import yaml
 
 from components.kubernetes.platform.grafana import Grafana, GrafanaArgs, grafana_values
 from components.kubernetes.platform.helm import pinned_release
+from components.kubernetes.platform.pod_security import privileged_namespace_metadata
 from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.config.monitoring import MonitoringConfig
 from philosophy_infra.service import JAEGER_QUERY_URL
@@ -34,7 +35,6 @@ STACK_CHART = ("kube-prometheus-stack", "88.5.3", "https://prometheus-community.
 RECEIVERS_SECRET, RECEIVERS_ACCOUNT = "alert-receivers", "alert-receivers"
 SECRETS_DIR = f"/etc/alertmanager/secrets/{RECEIVERS_SECRET}"
 RULES_FILE = Path(__file__).resolve().parents[3] / "monitoring" / "rules" / "philosophy.rules.yaml"
-EXEMPTION_ANNOTATION = "guardrails.philosophy/pod-security-exemption"
 
 
 def alertmanager_config(receivers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -104,24 +104,16 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("philosophy:index:Monitoring", name, None, opts)
         s = args.settings
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        # Everything but node-exporter would pass `restricted`: the warnings say which pods do not.
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata={
-                "name": NAMESPACE,
-                "labels": {
-                    "pod-security.kubernetes.io/enforce": "privileged",
-                    "pod-security.kubernetes.io/enforce-version": pulumi.Output.from_input(
-                        args.kubernetes_version
-                    ).apply(lambda v: f"v{v}"),
-                    # Everything but node-exporter would pass `restricted`: the warnings say which pods do not.
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                },
-                "annotations": {
-                    EXEMPTION_ANNOTATION: "node-exporter reads the nodes' metrics through hostNetwork, hostPID "
-                    "and hostPath, which only the privileged level admits"
-                },
-            },
+            metadata=privileged_namespace_metadata(
+                NAMESPACE,
+                args.kubernetes_version,
+                "node-exporter reads the nodes' metrics through hostNetwork, hostPID and hostPath, which only the "
+                "privileged level admits",
+                warn_restricted=True,
+            ),
             opts=on_cluster,
         )
         in_namespace = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 
 def restricted_namespace_labels(kubernetes_version: pulumi.Input[str]) -> dict[str, Any]:
@@ -17,6 +18,25 @@ def restricted_namespace_labels(kubernetes_version: pulumi.Input[str]) -> dict[s
             lambda v: f"v{v}"
         ),
     }
+
+
+EXEMPTION_ANNOTATION = "guardrails.philosophy/pod-security-exemption"
+
+
+def privileged_namespace_metadata(
+    name: str, kubernetes_version: pulumi.Input[str], reason: str, *, warn_restricted: bool = False
+) -> k8s.meta.v1.ObjectMetaArgsDict:
+    """A namespace that must admit privileged pods, with the written reason the policy pack asks for.
+    `warn_restricted`: audit and warn at `restricted`, so the pods that could comply are named when they do not."""
+    labels: dict[str, Any] = {
+        "pod-security.kubernetes.io/enforce": "privileged",
+        "pod-security.kubernetes.io/enforce-version": pulumi.Output.from_input(kubernetes_version).apply(
+            lambda v: f"v{v}"
+        ),
+    }
+    if warn_restricted:
+        labels |= {"pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted"}
+    return {"name": name, "labels": labels, "annotations": {EXEMPTION_ANNOTATION: reason}}
 
 
 def chart_security_contexts(user: int, *, read_only_root: bool = True) -> dict[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.platform.helm import pinned_release
-from components.kubernetes.platform.pod_security import restricted_namespace_labels
+from components.kubernetes.platform.pod_security import privileged_namespace_metadata, restricted_namespace_labels
 from philosophy_infra.release.canary import GATEWAY
 from philosophy_infra.service import INGRESS_NAMESPACE, ISTIO_CNI_NAMESPACE, ISTIO_NAMESPACE, OTLP_ENDPOINT
 
@@ -34,7 +34,6 @@ SYSTEM_NAMESPACE, CNI_NAMESPACE, GATEWAY_NAMESPACE = ISTIO_NAMESPACE, ISTIO_CNI_
 # The gateway chart's release name: its pods are labelled `istio: gateway`.
 GATEWAY_RELEASE = "gateway"
 TRACING_PROVIDER = "otel-tracing"
-EXEMPTION_ANNOTATION = "guardrails.philosophy/pod-security-exemption"
 
 
 def chart(name: str) -> tuple[str, str, str]:
@@ -125,20 +124,13 @@ class ServiceMesh(pulumi.ComponentResource):
         }
         namespaces[CNI_NAMESPACE] = k8s.core.v1.Namespace(
             f"{name}-{CNI_NAMESPACE}",
-            metadata={
-                "name": CNI_NAMESPACE,
-                "labels": {
-                    "pod-security.kubernetes.io/enforce": "privileged",
-                    "pod-security.kubernetes.io/enforce-version": pulumi.Output.from_input(
-                        args.kubernetes_version
-                    ).apply(lambda v: f"v{v}"),
-                },
-                "annotations": {
-                    EXEMPTION_ANNOTATION: "the Istio CNI node agent writes the nodes' CNI configuration and binaries "
-                    "(hostPath) and sets up each pod's traffic redirection in its network namespace (NET_ADMIN, "
-                    "SYS_ADMIN), which only the privileged level admits"
-                },
-            },
+            metadata=privileged_namespace_metadata(
+                CNI_NAMESPACE,
+                args.kubernetes_version,
+                "the Istio CNI node agent writes the nodes' CNI configuration and binaries (hostPath) and sets up "
+                "each pod's traffic redirection in its network namespace (NET_ADMIN, SYS_ADMIN), which only the "
+                "privileged level admits",
+            ),
             opts=on_cluster,
         )
 
