@@ -25,11 +25,11 @@ from components.kubernetes.platform.cluster_readers import ClusterReaders, Clust
 from components.kubernetes.platform.cluster_services import ClusterServices, ClusterServicesArgs
 from components.kubernetes.platform.exporters import Exporters, ExportersArgs
 from components.kubernetes.platform.monitoring import Monitoring, MonitoringArgs
-from components.kubernetes.platform.service_mesh import ServiceMesh, ServiceMeshArgs
+from components.kubernetes.platform.service_mesh import ISTIO_VERSION, ServiceMesh, ServiceMeshArgs
 from components.kubernetes.platform.storage_classes import StorageClasses, StorageClassesArgs
 from components.kubernetes.platform.tracing import Tracing, TracingArgs
 from philosophy_infra.aws_layer import AwsLayerOutputs
-from philosophy_infra.config.base import DataProtection
+from philosophy_infra.config.base import ConfigIssue, DataProtection, StackConfigError
 from philosophy_infra.config.kubernetes import load_kubernetes_config
 from philosophy_infra.release.objects import ReleaseInputs, release_objects
 from philosophy_infra.release.render import deploy_path, stale_render_warning
@@ -48,6 +48,7 @@ from philosophy_infra.service import (
     SECRET_READER,
     WORKER,
 )
+from philosophy_infra.support_calendar import ISTIO_KUBERNETES, istio_supports
 
 config = load_kubernetes_config()
 aws_layer = AwsLayerOutputs(config.aws_layer.stack_name(pulumi.get_stack()))
@@ -72,6 +73,13 @@ stale = stale_render_warning(pulumi.get_stack(), release, checkout)
 if stale:
     pulumi.log.warn(stale)
 target_revision = application_revision(config.delivery, pulumi.get_stack(), checkout)
+
+# The mesh's version must support the cluster's: checked before anything is registered.
+cluster_version = aws_layer.value_now("kubernetesVersion")
+if not istio_supports(ISTIO_VERSION, cluster_version):
+    supported = ", ".join(ISTIO_KUBERNETES.get(".".join(ISTIO_VERSION.split(".")[:2]), ()))
+    problem = f"Istio {ISTIO_VERSION} (service_mesh.py) supports Kubernetes {supported}: upgrade Istio first"
+    raise StackConfigError(pulumi.get_stack(), [ConfigIssue("cluster.kubernetesVersion", cluster_version, problem)])
 
 provider = k8s.Provider("cluster", kubeconfig=aws_layer.kubeconfig, enable_server_side_apply=True)
 on_cluster = pulumi.ResourceOptions(provider=provider)

@@ -31,6 +31,18 @@ POSTGRES_STANDARD_SUPPORT_END = {
 }
 
 
+# The Kubernetes minors each Istio minor supports (istio/istio.io data/compatibility/supportStatus.yml: 1.29 supports
+# 1.31-1.35, 1.30 supports 1.32-1.36). 1.31's row is in no copy stored here; the table moves up one minor per Istio
+# release, so 1.31 supports 1.33-1.37. Istio supports a minor until six weeks after the second release after it:
+# about six months, so plan an Istio upgrade every quarter, and before a cluster upgrade leaves this range.
+ISTIO_KUBERNETES = {"1.31": ("1.33", "1.34", "1.35", "1.36", "1.37")}
+
+
+def istio_supports(istio_version: str, kubernetes_version: str) -> bool:
+    minor = ".".join(istio_version.split(".")[:2])
+    return kubernetes_version in ISTIO_KUBERNETES.get(minor, ())
+
+
 def today() -> datetime.date:
     return datetime.datetime.now(datetime.UTC).date()
 

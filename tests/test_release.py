@@ -238,3 +238,72 @@ def test_a_stack_value_reaches_the_rendered_objects() -> None:
     rollout = of(changed, "Rollout", "philosophy-api")
     assert rollout["spec"]["template"]["spec"]["containers"][0]["image"].endswith("/api:2.3.4")
     assert of(changed, "HorizontalPodAutoscaler", "philosophy-api-hpa")["spec"]["maxReplicas"] == 7
+
+
+SERIES = (
+    '{name}{{reporter="destination",destination_service="philosophy-api.philosophy-app.svc.cluster.local",'
+    'destination_canonical_revision="{version}"{extra}}}'
+)
+
+
+def requests(version: str, code: str, per_minute: int) -> dict[str, str]:
+    extra = f',response_code="{code}"'
+    return {"series": SERIES.format(name="istio_requests_total", version=version, extra=extra),
+            "values": f"0+{per_minute}x10"}  # fmt: skip
+
+
+def durations(version: str, per_minute: int, slow: bool) -> list[dict[str, str]]:
+    """A histogram whose requests all take under 100 ms (fast) or over a second (slow)."""
+    found = []
+    for le in ("100", "500", "1000", "+Inf"):
+        counted = per_minute if (not slow or le == "+Inf") else 0
+        extra = f',le="{le}"'
+        name = "istio_request_duration_milliseconds_bucket"
+        found.append({"series": SERIES.format(name=name, version=version, extra=extra), "values": f"0+{counted}x10"})
+    return found
+
+
+# (what the new version 2.0.0 does, the input series, which of success-rate's and latency's conditions hold)
+SCENARIOS = {
+    "healthy": ([requests("2.0.0", "200", 600), requests("2.0.0", "503", 6), *durations("2.0.0", 606, False)],
+                {"SuccessRateHolds", "LatencyHolds"}),
+    "every request fails": ([requests("2.0.0", "503", 600), *durations("2.0.0", 600, False)],
+                            {"SuccessRateFails", "LatencyHolds"}),
+    "slow": ([requests("2.0.0", "200", 600), *durations("2.0.0", 600, True)], {"SuccessRateHolds", "LatencyFails"}),
+    # No series of the new version yet (the old one is busy): neither condition, so inconclusive.
+    "no data yet": ([requests("1.0.0", "200", 600), *durations("1.0.0", 600, False)], set()),
+    # Series, but no requests in the window: 0/0 is NaN, which no comparison selects.
+    "no requests": ([requests("2.0.0", "200", 0), *durations("2.0.0", 0, False)], set()),
+}  # fmt: skip
+
+
+def test_the_analysis_queries_fail_a_broken_canary_and_are_inconclusive_without_traffic(tmp_path: Path) -> None:
+    """The templates' real queries, run by promtool over series for each scenario: each condition as an alert
+    (`<query> >= 0.95` and so on), the way Argo Rollouts applies it to the query's one value."""
+    tool = prometheus_tool("promtool")
+    conditions = {}
+    for template in analysis_templates():
+        [metric] = template["spec"]["metrics"]
+        query = metric["provider"]["prometheus"]["query"]
+        query = query.replace("{{args.service-name}}", "philosophy-api.philosophy-app.svc.cluster.local")
+        query = query.replace("{{args.version}}", "2.0.0")
+        name = {"success-rate": "SuccessRate", "latency": "Latency"}[template["metadata"]["name"]]
+        # `result[0] >= 0.95` -> `(<query>) >= 0.95`: the conditions' comparisons, after the has-data guard.
+        holds = metric["successCondition"].rsplit("&& ", 1)[1].replace("result[0]", f"({query})")
+        fails = metric["failureCondition"].rsplit("&& ", 1)[1].replace("result[0]", f"({query})")
+        conditions[f"{name}Holds"], conditions[f"{name}Fails"] = holds, fails
+    rules = {"groups": [{"name": "analysis", "rules": [{"alert": a, "expr": e} for a, e in conditions.items()]}]}
+    (tmp_path / "analysis.rules.yaml").write_text(yaml.safe_dump(rules))
+    tests = []
+    for series, holding in SCENARIOS.values():
+        checks = [
+            {"eval_time": "6m", "alertname": alert, "exp_alerts": [{"exp_labels": {}}] if alert in holding else []}
+            for alert in conditions
+        ]
+        tests.append({"interval": "1m", "input_series": series, "alert_rule_test": checks})
+    suite = {"rule_files": ["analysis.rules.yaml"], "evaluation_interval": "1m", "tests": tests}
+    (tmp_path / "analysis.test.yaml").write_text(yaml.safe_dump(suite))
+    result = subprocess.run(
+        [tool, "test", "rules", "analysis.test.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -185,3 +185,26 @@ def test_the_service_and_its_policies_wait_for_istiod(request: pytest.FixtureReq
     istiod = next(r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "istiod")
     for policy in objects(plan, "PeerAuthentication"):
         assert istiod.urn in policy.dependencies
+
+
+def test_the_pinned_istio_supports_every_kubernetes_minor_the_cluster_config_accepts() -> None:
+    from components.kubernetes.platform.service_mesh import ISTIO_VERSION
+    from philosophy_infra.support_calendar import EKS_STANDARD_SUPPORT_END, istio_supports
+
+    for minor in EKS_STANDARD_SUPPORT_END:
+        assert istio_supports(ISTIO_VERSION, minor), minor
+    assert not istio_supports(ISTIO_VERSION, "1.28") and not istio_supports("1.99.0", "1.35")
+
+
+def test_a_cluster_istio_does_not_support_is_refused_before_the_cluster_is_touched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from philosophy_infra import support_calendar
+    from philosophy_infra.config.base import StackConfigError
+    from tests.conftest import run_stack
+
+    monkeypatch.setitem(support_calendar.ISTIO_KUBERNETES, "1.31", ("1.33", "1.34"))
+    with pytest.raises(StackConfigError) as info:
+        run_stack("staging")
+    text = str(info.value)
+    assert "philosophy-infra:cluster.kubernetesVersion" in text and '"1.35"' in text and "Istio 1.31.1" in text

@@ -102,8 +102,10 @@ def _metric(name: str, query: str, holds: str, fails: str) -> dict[str, Any]:
 
 def analysis_templates() -> list[dict[str, Any]]:
     args = [{"name": "service-name"}, {"name": "version"}, {"name": "measurements"}]
+    # A version that answers nothing but 5xx has no non-5xx series: `or on() vector(0)` makes that 0 (a failure),
+    # where the bare ratio would be empty (inconclusive) and never abort. No requests at all stays empty or NaN.
     success = (
-        f'sum(rate(istio_requests_total{{{SELECTOR},response_code!~"5.."}}[2m]))'
+        f'(sum(rate(istio_requests_total{{{SELECTOR},response_code!~"5.."}}[2m])) or on() vector(0))'
         f" / sum(rate(istio_requests_total{{{SELECTOR}}}[2m]))"
     )
     latency = (
@@ -143,7 +145,8 @@ def virtual_service(api_port: int, websocket_port: int) -> dict[str, Any]:
             "http": [
                 {
                     "name": "websocket",
-                    "match": [{"uri": {"prefix": WEBSOCKET_PATH}}],
+                    # `/ws` and below, not `/wsx`.
+                    "match": [{"uri": {"exact": WEBSOCKET_PATH}}, {"uri": {"prefix": f"{WEBSOCKET_PATH}/"}}],
                     "route": [{"destination": {"host": WEBSOCKET_HOST, "port": {"number": websocket_port}}}],
                 },
                 {

@@ -222,6 +222,10 @@ def api_rollout(inputs: ReleaseInputs) -> dict[str, Any]:
         # No `replicas`: the HPA owns the count (Argo CD would otherwise reset what it scaled to).
         "spec": {
             "revisionHistoryLimit": 5,
+            # A canary whose pods are not available in 10 minutes (they never get ready) is aborted, not left
+            # holding its surge pods: the probes allow 30 s, image pulls and volumes the rest.
+            "progressDeadlineSeconds": 600,
+            "progressDeadlineAbort": True,
             "selector": {"matchLabels": {"app": API}},
             "template": pod_template(
                 API,

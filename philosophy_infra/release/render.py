@@ -61,6 +61,14 @@ def file_name(obj: dict[str, Any]) -> str:
     return f"{obj['kind'].lower()}.{obj['metadata']['name']}.yaml"
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Every value written out where it is: an anchor (`&id001`) would show a release's new version in one
+    place of the diff only."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def rendered_files(stack: str, objects: list[dict[str, Any]]) -> dict[str, str]:
     """One YAML file per object, with a header that says where it comes from."""
     header = (
@@ -72,7 +80,7 @@ def rendered_files(stack: str, objects: list[dict[str, Any]]) -> dict[str, str]:
         name = file_name(obj)
         if name in files:
             raise ValueError(f"two release objects would be written to {name}")
-        files[name] = header + yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=120)
+        files[name] = header + yaml.dump(obj, Dumper=_NoAliases, sort_keys=False, default_flow_style=False, width=120)
     return files
 
 

@@ -62,7 +62,7 @@ def istiod_values() -> dict[str, Any]:
         "seccompProfile": {"type": "RuntimeDefault"},
         "meshConfig": {
             "enablePrometheusMerge": True,
-            # Enabled by the Telemetry resource, not `defaultProviders` (which would drop the default metrics).
+            # Enabled by the Telemetry resource, which also sets the sampling (`defaultProviders` cannot).
             "extensionProviders": [{"name": TRACING_PROVIDER, "opentelemetry": {"service": service, "port": port}}],
         },
     }
