@@ -29,6 +29,7 @@ from philosophy_infra.config.base import (
 from philosophy_infra.config.cache import CacheConfig
 from philosophy_infra.config.cluster import ClusterConfig, NodeGroupConfig
 from philosophy_infra.config.database import DatabaseConfig
+from philosophy_infra.config.edge import EdgeConfig
 from philosophy_infra.config.network import NetworkConfig
 from philosophy_infra.config.placeholders import RunMode, check_placeholders, run_mode
 from philosophy_infra.config.runner import DeployRunnerConfig
@@ -58,6 +59,7 @@ class AwsStackConfig(LayerModel):
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     search: SearchConfig
+    edge: EdgeConfig = Field(default_factory=EdgeConfig)
 
     def issues(self) -> Iterator[ConfigIssue]:
         if problem := regions.region_problem(self.region):
@@ -94,6 +96,7 @@ class AwsStackConfig(LayerModel):
         yield from self.alarms.issues()
         yield from self.alerting.issues()
         yield from self.search.issues(len(self.network.availability_zones))
+        yield from self.edge.issues()
 
     @property
     def protected(self) -> bool:
