@@ -21,6 +21,8 @@ from components.aws.data.database import Database, DatabaseArgs
 from components.aws.data.search_domain import SearchDomain, SearchDomainArgs
 from components.aws.delivery.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.aws.delivery.kubernetes_roles import KubernetesLayerRoles, KubernetesLayerRolesArgs
+from components.aws.edge.certificates import EdgeCertificates, EdgeCertificatesArgs
+from components.aws.edge.load_balancer import ServiceLoadBalancer, ServiceLoadBalancerArgs
 from components.aws.network.network import Network, NetworkArgs
 from components.aws.observability.alert_receivers import AlertReceivers, AlertReceiversArgs
 from components.aws.observability.data_store_alarms import DataStoreAlarms, DataStoreAlarmsArgs, cache_node_ids
@@ -322,6 +324,33 @@ receivers = AlertReceivers(
     opts=with_aws,
 )
 
+# The edge: the service's internal load balancer in front of the mesh gateway (its targets are registered by the
+# Kubernetes layer's load balancer controller), reached only by CloudFront, and with a domain its certificates.
+certificates = (
+    EdgeCertificates(
+        "edge-certificates",
+        EdgeCertificatesArgs(domain=config.edge.domain, hosted_zone_id=config.edge.hosted_zone_id),
+        opts=with_aws,
+    )
+    if config.edge.domain is not None and config.edge.hosted_zone_id is not None
+    else None
+)
+load_balancer = ServiceLoadBalancer(
+    "service-load-balancer",
+    ServiceLoadBalancerArgs(
+        name_prefix=names.prefix,
+        vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids,
+        node_security_group_id=cluster.node_security_group_id,
+        certificate_arn=certificates.load_balancer_certificate_arn if certificates is not None else None,
+        idle_timeout_seconds=config.edge.idle_timeout_seconds,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+if certificates is not None:
+    certificates.origin_record("edge", load_balancer.dns_name)
+
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("vpcCidr", network.vpc_cidr)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
@@ -378,6 +407,8 @@ pulumi.export("searchDomainArn", search.arn)
 pulumi.export("searchIndexReplicas", config.search.zone_count - 1)
 # Who gets all access inside OpenSearch besides its master (the search setup Job): the operators.
 pulumi.export("searchOperatorRoleArns", [config.cluster.admin_role_arn])
+# The mesh gateway's target group: the Kubernetes layer binds the gateway's pods to it (TargetGroupBinding).
+pulumi.export("gatewayTargetGroupArn", load_balancer.target_group_arn)
 pulumi.export("dataProtection", config.data_protection.value)
 pulumi.export("deployRunnerProject", runner.project_name)
 pulumi.export("deployRunnerRoleArn", runner.role_arn)

@@ -100,6 +100,13 @@ class PlanMocks(Mocks):
             which = "latest" if args.args.get("mostRecent") else "default"
             answer = f"eks-{which}-for-{version}"
             return {"addonName": name, "kubernetesVersion": version, "version": answer, "id": name}, []
+        if args.token == "aws:elb/getServiceAccount:getServiceAccount":
+            # The provider answers from its table of each region's ELB account; the plan cannot know it.
+            return {"arn": f"arn:{partition}:iam::000000000000:root", "id": "000000000000"}, []
+        if args.token == "aws:ec2/getSecurityGroup:getSecurityGroup":
+            # A group that exists already (CloudFront's VPC origin group, created with the VPC origin).
+            group = str(args.args.get("name") or "group")
+            return {"id": f"sg-{_short_hash(group)}", "name": group, "vpcId": args.args.get("vpcId")}, []
         if args.token not in answers:
             # An unanswered invoke would hang the run (pulumi/pulumi#7888): fail loudly instead.
             raise NotImplementedError(f"the offline plan has no answer for the data source {args.token}")
@@ -169,7 +176,15 @@ def _aws_id(typ: str, state: dict[str, Any], default: str) -> str:
         return str(state["identifier"])
     if typ == "aws:elasticache/replicationGroup:ReplicationGroup":
         return str(state["replicationGroupId"])
+    if typ in _ID_IN_ARN:
+        return str(state["arn"]).rsplit("/", 1)[-1]
     return default
+
+
+# CloudFront and WAF name their resources by an id that ends their ARN.
+_ID_IN_ARN = frozenset(
+    {"aws:cloudfront/distribution:Distribution", "aws:cloudfront/vpcOrigin:VpcOrigin", "aws:wafv2/webAcl:WebAcl"}
+)
 
 
 def _aws_outputs(typ: str, state: dict[str, Any], region: str) -> dict[str, Any]:
@@ -186,7 +201,7 @@ def _aws_outputs(typ: str, state: dict[str, Any], region: str) -> dict[str, Any]
         # IAM puts the role's path in its ARN (`role/philosophy-infra/prod/<name>`), as AWS does.
         return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role{state.get('path') or '/'}{name}"}
     if typ == "aws:cloudwatch/logGroup:LogGroup":
-        return {"arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}"}
+        return {"arn": f"arn:aws:logs:{state.get('region') or region}:{ACCOUNT_ID}:log-group:{name}"}
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":
         return {"latestVersion": 1, "defaultVersion": 1}
     if typ == "aws:rds/instance:Instance":
@@ -225,7 +240,55 @@ def _aws_outputs(typ: str, state: dict[str, Any], region: str) -> dict[str, Any]
             "endpoint": f"vpc-{domain}-offlineplan.{region}.es.amazonaws.com",
         }
     if typ == "aws:kms/key:Key":
-        return {"keyId": f"{name}-key-id", "arn": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{name}-key-id"}
+        key_region = state.get("region") or region
+        return {"keyId": f"{name}-key-id", "arn": f"arn:aws:kms:{key_region}:{ACCOUNT_ID}:key/{name}-key-id"}
+    if typ == "aws:cloudfront/distribution:Distribution":
+        distribution = f"E{_short_hash(name).upper()}OFFLINE"
+        return {
+            "arn": f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{distribution}",
+            "domainName": f"d{_short_hash(distribution)}offline.cloudfront.net",
+            # Every distribution's, for alias records.
+            "hostedZoneId": "Z2FDTNDATAQYW2",
+        }
+    if typ == "aws:cloudfront/vpcOrigin:VpcOrigin":
+        return {"arn": f"arn:aws:cloudfront::{ACCOUNT_ID}:vpcorigin/vo_offline{_short_hash(name)}"}
+    if typ == "aws:wafv2/webAcl:WebAcl":
+        # A CLOUDFRONT-scope ACL is global, in us-east-1.
+        scope = "global" if state.get("scope") == "CLOUDFRONT" else "regional"
+        acl_region = state.get("region") or region
+        return {"arn": f"arn:aws:wafv2:{acl_region}:{ACCOUNT_ID}:{scope}/webacl/{name}/offline-{_short_hash(name)}"}
+    if typ in (
+        "aws:cloudwatch/logDeliverySource:LogDeliverySource",
+        "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination",
+    ):
+        kind = "delivery-source" if typ.endswith("Source") else "delivery-destination"
+        return {"arn": f"arn:aws:logs:{state.get('region') or region}:{ACCOUNT_ID}:{kind}:{name}"}
+    if typ == "aws:acm/certificate:Certificate":
+        # The DNS record ACM asks for, as ACM names it.
+        domain = state.get("domainName", name)
+        token = _short_hash(domain)
+        return {
+            "arn": f"arn:aws:acm:{state.get('region') or region}:{ACCOUNT_ID}:certificate/{token}",
+            "domainValidationOptions": [
+                {
+                    "domainName": domain,
+                    "resourceRecordName": f"_{token}.{domain}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{token}.acm-validations.aws.",
+                }
+            ],
+        }
+    if typ == "aws:acm/certificateValidation:CertificateValidation":
+        return {"certificateArn": state.get("certificateArn")}
+    if typ == "aws:route53/record:Record":
+        return {"fqdn": str(state.get("name", name)).rstrip(".")}
+    if typ == "aws:lb/loadBalancer:LoadBalancer":
+        return {
+            "arn": f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/app/{name}/{_short_hash(name)}",
+            "dnsName": f"internal-{name}-{_short_hash(name)}.{region}.elb.amazonaws.com",
+        }
+    if typ == "aws:lb/targetGroup:TargetGroup":
+        return {"arn": f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:targetgroup/{name}/{_short_hash(name)}"}
     return {}
 
 

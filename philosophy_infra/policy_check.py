@@ -110,6 +110,10 @@ def load_pack(root: Path = ROOT) -> Pack:
     return Pack(guardrails.PACK_NAME, version, list(guardrails.ALL_POLICIES))
 
 
+# The policies whose checks depend on the stack's data protection (their `protectedStack` config).
+PROTECTED_STACK_POLICIES = ("stateful-resources-protected", "cloudfront-tls-minimum")
+
+
 def stack_config(plan: Plan) -> dict[str, dict[str, Any]]:
     """Pack config for a plan's stack, as `--policy-pack-config` would give it: `protectedStack` from the AWS
     layer's `dataProtection` output (absent, e.g. the Kubernetes layer alone: the schema's default)."""
@@ -117,7 +121,7 @@ def stack_config(plan: Plan) -> dict[str, dict[str, Any]]:
     protection = next((p.outputs["dataProtection"] for p in layers if "dataProtection" in p.outputs), None)
     if protection is None:
         return {}
-    return {"stateful-resources-protected": {"protectedStack": protection == "protected"}}
+    return {name: {"protectedStack": protection == "protected"} for name in PROTECTED_STACK_POLICIES}
 
 
 def evaluate_plan(

@@ -252,6 +252,17 @@ def stack_policy(
     return build
 
 
+PROTECTED_STACK_SCHEMA = PolicyConfigSchema(
+    properties={
+        "protectedStack": {
+            "type": "boolean",
+            "default": True,
+            "description": "The stack's dataProtection is `protected` (prod). Pass false for snapshotOnly stacks.",
+        }
+    }
+)
+
+
 # --- Databases and caches ---------------------------------------------------------------------------------------
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
@@ -636,7 +647,8 @@ def kms_key_rotation(props: Props, args: ResourceValidationArgs) -> Iterator[str
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 VPC_ORIGIN = "aws:cloudfront/vpcOrigin:VpcOrigin"
-VIEWER_TLS_POLICIES = frozenset({"TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025"})
+# TLSv1.2_2021 still admits CBC suites; the 2025 policies do not.
+VIEWER_TLS_POLICIES = frozenset({"TLSv1.2_2025", "TLSv1.3_2025"})
 WEAK_ORIGIN_PROTOCOLS = frozenset({"SSLv3", "TLSv1", "TLSv1.1"})
 
 
@@ -671,15 +683,19 @@ def _origin_protocol_problems(config: Any, where: str) -> Iterator[str]:
 
 @resource_policy(
     "cloudfront-https-only",
-    "CloudFront serves viewers over HTTPS only, with TLS 1.2 or later, and reaches its origins over HTTPS.",
-    remediation="Set every cache behaviour's `viewer_protocol_policy` to 'redirect-to-https' or 'https-only', "
-    "use an ACM certificate with `minimum_protocol_version='TLSv1.2_2025'`, and give custom and VPC origins "
-    "`origin_protocol_policy='https-only'` with `origin_ssl_protocols=['TLSv1.2']`.",
+    "CloudFront serves viewers over HTTPS only, and reaches its internet origins over HTTPS with TLS 1.2 or "
+    "later; a VPC origin, whose traffic never leaves AWS's network, may use HTTP.",
+    remediation="Set every cache behaviour's `viewer_protocol_policy` to 'redirect-to-https' or 'https-only', and "
+    "give custom origins `origin_protocol_policy='https-only'` with `origin_ssl_protocols=['TLSv1.2']` (a VPC "
+    "origin that uses HTTPS: the same).",
     types=(DISTRIBUTION, VPC_ORIGIN),
 )
 def cloudfront_https_only(props: Props, args: ResourceValidationArgs) -> Iterator[str]:
     if args.resource_type == VPC_ORIGIN:
-        yield from _origin_protocol_problems(props.get("vpcOriginEndpointConfig"), "the VPC origin")
+        config = props.get("vpcOriginEndpointConfig")
+        if isinstance(config, dict) and config.get("originProtocolPolicy") == "http-only":
+            return  # inside the VPC, from CloudFront's own interfaces there
+        yield from _origin_protocol_problems(config, "the VPC origin")
         return
     behaviours = [("defaultCacheBehavior", props.get("defaultCacheBehavior"))] + [
         (f"orderedCacheBehaviors[{i}]", b) for i, b in enumerate(as_list(props.get("orderedCacheBehaviors")))
@@ -687,16 +703,78 @@ def cloudfront_https_only(props: Props, args: ResourceValidationArgs) -> Iterato
     for where, behaviour in behaviours:
         if dig(behaviour, "viewerProtocolPolicy") == "allow-all":
             yield f"{where}: viewerProtocolPolicy is 'allow-all' (plain HTTP)"
-    certificate = props.get("viewerCertificate")
-    if isinstance(certificate, dict):
-        minimum = certificate.get("minimumProtocolVersion")
-        if is_true(certificate.get("cloudfrontDefaultCertificate")):
-            yield "the default *.cloudfront.net certificate accepts TLS 1.0; use an ACM certificate"
-        elif minimum is not UNKNOWN and minimum not in VIEWER_TLS_POLICIES:
-            yield f"viewerCertificate.minimumProtocolVersion is {minimum!r}, below TLS 1.2"
     for origin in as_list(props.get("origins")):
         where = f"origin {dig(origin, 'originId')!r}"
         yield from _origin_protocol_problems(dig(origin, "customOriginConfig"), where)
+
+
+@resource_policy(
+    "cloudfront-waf-attached",
+    "Every CloudFront distribution has a WAF web ACL.",
+    remediation="Create an `aws.wafv2.WebAcl` (scope CLOUDFRONT, region us-east-1; the `WebAcl` component) and "
+    "pass its ARN as the distribution's `web_acl_id`.",
+    types=(DISTRIBUTION,),
+)
+def cloudfront_waf_attached(props: Props, args: ResourceValidationArgs) -> Iterator[str]:
+    acl = props.get("webAclId")
+    if acl is not UNKNOWN and not set_text(acl):
+        yield "no web ACL (webAclId is empty): the rate limit and the managed rules protect nothing"
+
+
+def _viewer_tls_problems(props: Props, protected: bool) -> Iterator[str]:
+    certificate = props.get("viewerCertificate")
+    if not isinstance(certificate, dict):
+        return
+    if is_true(certificate.get("cloudfrontDefaultCertificate")):
+        if protected:
+            yield (
+                "the default *.cloudfront.net certificate (CloudFront's own TLS policy, TLS 1.0 and up) in a "
+                "protected stack: give the stack a domain (edge.domain) and its ACM certificate"
+            )
+        return
+    minimum = certificate.get("minimumProtocolVersion")
+    if minimum is not UNKNOWN and minimum not in VIEWER_TLS_POLICIES:
+        yield f"viewerCertificate.minimumProtocolVersion is {minimum!r}, not one of {sorted(VIEWER_TLS_POLICIES)}"
+
+
+@stack_policy(
+    "cloudfront-tls-minimum",
+    "Viewers reach CloudFront with TLS 1.2 (AEAD ciphers only) or 1.3: an ACM certificate with TLSv1.2_2025 or "
+    "TLSv1.3_2025. Only an unprotected stack may use the default *.cloudfront.net certificate, whose policy "
+    "CloudFront fixes.",
+    remediation="Set `edge.domain` and `edge.hostedZoneId` in the stack file: the program then issues an ACM "
+    "certificate in us-east-1 and sets `minimum_protocol_version='TLSv1.2_2025'`.",
+    config_schema=PROTECTED_STACK_SCHEMA,
+)
+def cloudfront_tls_minimum(
+    resources: list[StackResource], config: Mapping[str, Any]
+) -> Iterator[tuple[str, str | None]]:
+    protected = config.get("protectedStack", True) is not False
+    for resource in resources:
+        if resource.type == DISTRIBUTION:
+            for problem in _viewer_tls_problems(resource.props, protected):
+                yield problem, resource.urn
+
+
+LOAD_BALANCER_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+
+
+@resource_policy(
+    "load-balancer-internal",
+    "Load balancers are internal, and application load balancers drop invalid header fields: the internet "
+    "reaches the service only through CloudFront (a VPC origin) and its WAF.",
+    remediation="Use the `ServiceLoadBalancer` component: `internal=True` in the private subnets, "
+    "`drop_invalid_header_fields=True`, reached by CloudFront's VPC origin.",
+    types=LOAD_BALANCER_TYPES,
+)
+def load_balancer_internal(props: Props, args: ResourceValidationArgs) -> Iterator[str]:
+    internal = props.get("internal")
+    if internal is not UNKNOWN and not is_true(internal):
+        yield "internal is not true: the load balancer would be on the internet, around CloudFront and its WAF"
+    drop = props.get("dropInvalidHeaderFields")
+    kind = props.get("loadBalancerType", "application")
+    if kind == "application" and drop is not UNKNOWN and not is_true(drop):
+        yield "dropInvalidHeaderFields is not true: malformed headers reach the service"
 
 
 # --- Kubernetes workloads and namespaces -----------------------------------------------------------------------
@@ -1017,15 +1095,6 @@ STATEFUL_TYPES = frozenset(
         "aws:opensearch/domain:Domain",
     }
 )
-PROTECTED_STACK_SCHEMA = PolicyConfigSchema(
-    properties={
-        "protectedStack": {
-            "type": "boolean",
-            "default": True,
-            "description": "The stack's dataProtection is `protected` (prod). Pass false for snapshotOnly stacks.",
-        }
-    }
-)
 
 
 def _protection_problems(resource: StackResource) -> Iterator[str]:
@@ -1087,6 +1156,9 @@ ALL_POLICIES: list[Policy] = [
     kms_key_rotation,
     cloudfront_no_oai,
     cloudfront_https_only,
+    cloudfront_waf_attached,
+    cloudfront_tls_minimum,
+    load_balancer_internal,
     k8s_image_pinned,
     k8s_pod_security_restricted,
     k8s_read_only_root_filesystem,

@@ -21,8 +21,13 @@ def runner_settings(stack: str = "prod") -> dict[str, Any]:
 
 
 def api_rules(plan: Plan) -> list[RecordedResource]:
+    """The cluster security group's rules for the API (443), not the service load balancer's to the gateway pods."""
     cluster_sg = plan.outputs["clusterSecurityGroupId"]
-    return [r for r in plan.of_type(INGRESS) if r.inputs["securityGroupId"] == cluster_sg]
+    return [
+        r
+        for r in plan.of_type(INGRESS)
+        if r.inputs["securityGroupId"] == cluster_sg and not r.name.startswith("service-load-balancer-")
+    ]
 
 
 def test_the_runner_is_a_codebuild_project_in_the_private_subnets(prod_plan: Plan) -> None:

@@ -34,7 +34,8 @@ def test_stacks_differ_where_they_should(prod_plan: Plan, staging_plan: Plan) ->
     assert prod_plan.of_type("aws:ec2/vpnGateway:VpnGateway") and not staging_plan.of_type(
         "aws:ec2/vpnGateway:VpnGateway"
     )
-    assert prod_plan.one("aws:s3/bucket:Bucket").protect and not staging_plan.one("aws:s3/bucket:Bucket").protect
+    assert prod_plan.one("aws:s3/bucket:Bucket", "assets-bucket").protect
+    assert not staging_plan.one("aws:s3/bucket:Bucket", "assets-bucket").protect
     assert prod_plan.outputs["vpcCidr"] == "10.0.0.0/16" and staging_plan.outputs["vpcCidr"] == "10.1.0.0/16"
 
 
@@ -119,7 +120,7 @@ def test_prod_json_carries_the_seed_network(prod_json: dict[str, Any]) -> None:
     )
     assert len(by_type["aws:ec2/vpnGateway:VpnGateway"]) == 1
     assert len(by_type["aws:ec2/natGateway:NatGateway"]) == 3
-    [bucket] = by_type["aws:s3/bucket:Bucket"]
+    [bucket] = [b for b in by_type["aws:s3/bucket:Bucket"] if b["name"] == "assets-bucket"]
     assert bucket["protect"] is True
     # Dependencies include resources referenced through inputs, not only explicit depends_on.
     [flow] = by_type["aws:ec2/flowLog:FlowLog"]

@@ -243,6 +243,24 @@ BROKEN: dict[str, tuple[list[RecordedResource], str]] = {
         ],
         "viewerProtocolPolicy is 'allow-all'",
     ),
+    "cloudfront-waf-attached": (
+        [resource("aws:cloudfront/distribution:Distribution", {"webAclId": ""})],
+        "no web ACL",
+    ),
+    # In a protected stack (the default config): an ACM certificate with the 2021 policy, which admits CBC.
+    "cloudfront-tls-minimum": (
+        [
+            resource(
+                "aws:cloudfront/distribution:Distribution",
+                {"viewerCertificate": {"acmCertificateArn": "arn:cert", "minimumProtocolVersion": "TLSv1.2_2021"}},
+            )
+        ],
+        "'TLSv1.2_2021', not one of",
+    ),
+    "load-balancer-internal": (
+        [resource("aws:lb/loadBalancer:LoadBalancer", {"internal": False, "dropInvalidHeaderFields": False})],
+        "internal is not true",
+    ),
     "k8s-image-pinned": ([deployment({**RESTRICTED_CONTAINER, "image": "nginx:latest"})], ":latest"),
     "k8s-pod-security-restricted": (
         [deployment({**RESTRICTED_CONTAINER, "securityContext": {"readOnlyRootFilesystem": True}})],
@@ -312,7 +330,7 @@ def test_policy_fires_on_a_resource_that_breaks_it(policy: str) -> None:
 
 
 @pytest.mark.parametrize("marker", [UNKNOWN, SECRET])
-@pytest.mark.parametrize("policy", sorted(set(BROKEN) - {"stateful-resources-protected"}))
+@pytest.mark.parametrize("policy", sorted(set(BROKEN) - {"stateful-resources-protected", "cloudfront-tls-minimum"}))
 def test_unknown_or_secret_values_never_violate(policy: str, marker: str) -> None:
     """In a preview (or for a value the offline plan masks) the check that needs the value is skipped."""
     resources, _ = BROKEN[policy]
@@ -331,8 +349,9 @@ def test_the_real_stacks_break_no_policy(request: pytest.FixtureRequest, stack: 
 
 
 def test_protected_stack_comes_from_data_protection(prod_plan: Plan, staging_plan: Plan) -> None:
-    assert policy_check.stack_config(prod_plan) == {"stateful-resources-protected": {"protectedStack": True}}
-    assert policy_check.stack_config(staging_plan) == {"stateful-resources-protected": {"protectedStack": False}}
+    both = ("stateful-resources-protected", "cloudfront-tls-minimum")
+    assert policy_check.stack_config(prod_plan) == {name: {"protectedStack": True} for name in both}
+    assert policy_check.stack_config(staging_plan) == {name: {"protectedStack": False} for name in both}
     # Staging keeps its data with snapshots only, so as a protected stack it would break the policy.
     as_protected = policy_check.evaluate_plan(
         staging_plan, config={"stateful-resources-protected": {"protectedStack": True}}
@@ -819,3 +838,45 @@ def test_the_guardrails_copy_of_the_limits_is_the_one_the_layers_share() -> None
         assert role_limits.boundary_arn("aws", "123456789012", environment).endswith(
             guardrails.role_boundary_suffix(environment)
         )
+
+
+@pytest.mark.parametrize(
+    ("certificate", "protected", "fires"),
+    [
+        ({"cloudfrontDefaultCertificate": True}, True, True),
+        ({"cloudfrontDefaultCertificate": True}, False, False),
+        ({"acmCertificateArn": "arn:cert", "minimumProtocolVersion": "TLSv1.2_2025"}, True, False),
+        ({"acmCertificateArn": "arn:cert", "minimumProtocolVersion": "TLSv1.3_2025"}, True, False),
+        ({"acmCertificateArn": "arn:cert", "minimumProtocolVersion": "TLSv1.2_2021"}, False, True),
+        ({"acmCertificateArn": "arn:cert", "minimumProtocolVersion": UNKNOWN}, True, False),
+    ],
+)
+def test_the_viewer_tls_minimum_and_where_the_default_certificate_may_serve(
+    certificate: dict[str, Any], protected: bool, fires: bool
+) -> None:
+    distribution = resource("aws:cloudfront/distribution:Distribution", {"viewerCertificate": certificate})
+    config = {"cloudfront-tls-minimum": {"protectedStack": protected}}
+    found = [v for v in violations(distribution, config=config) if v.policy == "cloudfront-tls-minimum"]
+    assert bool(found) is fires, found
+
+
+def test_a_vpc_origin_may_use_http_inside_the_vpc_but_an_internet_origin_may_not() -> None:
+    private = resource(
+        "aws:cloudfront/vpcOrigin:VpcOrigin", {"vpcOriginEndpointConfig": {"originProtocolPolicy": "http-only"}}
+    )
+    public = resource(
+        "aws:cloudfront/distribution:Distribution",
+        {"origins": [{"originId": "api", "customOriginConfig": {"originProtocolPolicy": "http-only"}}]},
+        name="d",
+    )
+    weak = resource(
+        "aws:cloudfront/vpcOrigin:VpcOrigin",
+        {"vpcOriginEndpointConfig": {"originProtocolPolicy": "https-only", "originSslProtocols": {"items": ["TLSv1"]}}},
+        name="w",
+    )
+    found = {
+        (v.urn.rsplit("::", 1)[1], v.message)
+        for v in violations(private, public, weak)
+        if v.policy == "cloudfront-https-only"
+    }
+    assert {name for name, _ in found} == {"d", "w"}

@@ -16,9 +16,11 @@ def private_bucket_settings(
     default_encryption: DefaultEncryption,
     policy: pulumi.Input[str],
     provider: pulumi.ProviderResource | None = None,
+    policy_applied: list[pulumi.Resource] | None = None,
 ) -> aws.s3.BucketVersioning:
     """The bucket's side resources, named `<resource_name>-<setting>` and parented to it; returns the
-    versioning, which lifecycle rules on noncurrent versions must wait for."""
+    versioning, which lifecycle rules on noncurrent versions must wait for. `policy_applied` receives the bucket
+    policy, for what must wait for it (a service that checks it may write)."""
     on_bucket = pulumi.ResourceOptions(parent=bucket, provider=provider)
     aws.s3.BucketOwnershipControls(
         f"{resource_name}-ownership",
@@ -53,11 +55,13 @@ def private_bucket_settings(
         ],
         opts=on_bucket,
     )
-    aws.s3.BucketPolicy(
+    bucket_policy = aws.s3.BucketPolicy(
         f"{resource_name}-policy",
         bucket=bucket.id,
         policy=policy,
         # S3 rejects a policy while the public access block is still being applied.
         opts=pulumi.ResourceOptions.merge(on_bucket, pulumi.ResourceOptions(depends_on=[public_access_block])),
     )
+    if policy_applied is not None:
+        policy_applied.append(bucket_policy)
     return versioning
