@@ -8,12 +8,18 @@ what the Kubernetes layer reads through a StackReference.
 Config is loaded and validated once, here, before any resource is registered; components get plain values.
 """
 
+from collections.abc import Callable
+
 import pulumi
 import pulumi_aws as aws
 
 from components.aws.cluster.autoscaler_role import AutoscalerRole, AutoscalerRoleArgs
 from components.aws.cluster.eks_addons import EksAddons, EksAddonsArgs
 from components.aws.cluster.eks_cluster import EksCluster, EksClusterArgs
+from components.aws.cluster.load_balancer_controller_role import (
+    LoadBalancerControllerRole,
+    LoadBalancerControllerRoleArgs,
+)
 from components.aws.cluster.node_group import NodeGroup, NodeGroupArgs, node_group_name_prefix
 from components.aws.data.assets_bucket import AssetsBucket, AssetsBucketArgs
 from components.aws.data.cache import Cache, CacheArgs
@@ -21,8 +27,10 @@ from components.aws.data.database import Database, DatabaseArgs
 from components.aws.data.search_domain import SearchDomain, SearchDomainArgs
 from components.aws.delivery.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.aws.delivery.kubernetes_roles import KubernetesLayerRoles, KubernetesLayerRolesArgs
-from components.aws.edge.certificates import EdgeCertificates, EdgeCertificatesArgs
+from components.aws.edge.cdn import Cdn, CdnArgs, OriginProtocol
+from components.aws.edge.certificates import EdgeCertificates, EdgeCertificatesArgs, origin_name
 from components.aws.edge.load_balancer import ServiceLoadBalancer, ServiceLoadBalancerArgs
+from components.aws.edge.web_acl import WebAcl, WebAclArgs
 from components.aws.network.network import Network, NetworkArgs
 from components.aws.observability.alert_receivers import AlertReceivers, AlertReceiversArgs
 from components.aws.observability.data_store_alarms import DataStoreAlarms, DataStoreAlarmsArgs, cache_node_ids
@@ -69,10 +77,16 @@ network = Network(
     opts=with_aws,
 )
 
+# The distribution that may read the assets (their bucket and key policies name it) exists only once the bucket
+# does: its ARN arrives later, from the edge below.
+distribution_arn: pulumi.Output[str]
+resolve_distribution_arn: Callable[[pulumi.Output[str]], None]
+distribution_arn, resolve_distribution_arn = pulumi.deferred_output()
 assets = AssetsBucket(
     "assets",
     AssetsBucketArgs(
         name_prefix=names.prefix,
+        cdn_distribution_arn=distribution_arn,
         encryption=config.assets.encryption,
         infrequent_access_after_days=config.assets.infrequent_access_after_days,
         glacier_instant_retrieval_after_days=config.assets.glacier_instant_retrieval_after_days,
@@ -151,6 +165,15 @@ autoscaler_role = AutoscalerRole(
         cluster_name=cluster.cluster_name,
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
+    ),
+    opts=with_aws,
+)
+
+# The Kubernetes layer's AWS Load Balancer Controller registers the mesh gateway's pods in the edge's target group.
+load_balancer_controller_role = LoadBalancerControllerRole(
+    "aws-load-balancer-controller",
+    LoadBalancerControllerRoleArgs(
+        role_limits=role_limits, oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer
     ),
     opts=with_aws,
 )
@@ -348,8 +371,37 @@ load_balancer = ServiceLoadBalancer(
     ),
     opts=with_aws,
 )
+web_acl = WebAcl(
+    "edge-waf",
+    WebAclArgs(name_prefix=names.prefix, rate_limit=config.edge.rate_limit, data_protection=config.data_protection),
+    opts=with_aws,
+)
+# A VPC origin cannot be updated while a distribution uses it, tags included: its provider sets none.
+untagged_aws = aws.Provider("aws-untagged", region=config.region)
+cdn = Cdn(
+    "cdn",
+    CdnArgs(
+        name_prefix=names.prefix,
+        assets_bucket_domain_name=assets.bucket_regional_domain_name,
+        load_balancer_arn=load_balancer.arn,
+        origin_domain=origin_name(config.edge.domain) if config.edge.domain else load_balancer.dns_name,
+        origin_protocol=OriginProtocol.HTTPS if certificates is not None else OriginProtocol.HTTP,
+        vpc_origin_provider=untagged_aws,
+        aliases=[config.edge.domain] if certificates is not None and config.edge.domain else [],
+        certificate_arn=certificates.cloudfront_certificate_arn if certificates is not None else None,
+        web_acl_arn=web_acl.arn,
+        price_class=config.edge.price_class,
+        origin_read_timeout_seconds=config.edge.origin_read_timeout_seconds,
+        origin_shield_region=config.region,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+resolve_distribution_arn(cdn.distribution_arn)
+load_balancer.admit_vpc_origin("service-load-balancer", network.vpc_id, cdn.vpc_origin)
 if certificates is not None:
     certificates.origin_record("edge", load_balancer.dns_name)
+    certificates.alias_records("edge", cdn.domain_name)
 
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("vpcCidr", network.vpc_cidr)
@@ -386,6 +438,7 @@ pulumi.export("jwtSecretArn", app_secrets.arns["jwt-signing-key"])
 pulumi.export("gitRepositorySecretArn", repository_secrets.arns["git-repository"])
 pulumi.export("serviceAccountRoleArns", roles.role_arns)
 pulumi.export("clusterAutoscalerRoleArn", autoscaler_role.role_arn)
+pulumi.export("loadBalancerControllerRoleArn", load_balancer_controller_role.role_arn)
 # What the Kubernetes layer needs to place pods on a node group: the labels that select it, and tolerations
 # for its taints (in the Kubernetes spelling).
 pulumi.export(
@@ -407,6 +460,12 @@ pulumi.export("searchDomainArn", search.arn)
 pulumi.export("searchIndexReplicas", config.search.zone_count - 1)
 # Who gets all access inside OpenSearch besides its master (the search setup Job): the operators.
 pulumi.export("searchOperatorRoleArns", [config.cluster.admin_role_arn])
+# Where users reach the service: the domain, or the distribution's own name.
+pulumi.export(
+    "edgeUrl",
+    f"https://{config.edge.domain}" if config.edge.domain else pulumi.Output.concat("https://", cdn.domain_name),
+)
+pulumi.export("cdnDistributionId", cdn.distribution_id)
 # The mesh gateway's target group: the Kubernetes layer binds the gateway's pods to it (TargetGroupBinding).
 pulumi.export("gatewayTargetGroupArn", load_balancer.target_group_arn)
 pulumi.export("dataProtection", config.data_protection.value)

@@ -24,6 +24,12 @@ from components.kubernetes.platform.cluster_autoscaler import ClusterAutoscaler,
 from components.kubernetes.platform.cluster_readers import ClusterReaders, ClusterReadersArgs
 from components.kubernetes.platform.cluster_services import ClusterServices, ClusterServicesArgs
 from components.kubernetes.platform.exporters import Exporters, ExportersArgs
+from components.kubernetes.platform.load_balancer_controller import (
+    GatewayTargets,
+    GatewayTargetsArgs,
+    LoadBalancerController,
+    LoadBalancerControllerArgs,
+)
 from components.kubernetes.platform.monitoring import Monitoring, MonitoringArgs
 from components.kubernetes.platform.service_mesh import ISTIO_VERSION, ServiceMesh, ServiceMeshArgs
 from components.kubernetes.platform.storage_classes import StorageClasses, StorageClassesArgs
@@ -146,6 +152,31 @@ mesh = ServiceMesh(
         provider=provider,
         kubernetes_version=aws_layer.text("kubernetesVersion"),
         trace_sample_ratio=config.tracing.sample_ratio,
+    ),
+    opts=on_cluster,
+)
+# The edge's load balancer reaches the mesh gateway's pods: the controller keeps them in its target group.
+load_balancer_controller = LoadBalancerController(
+    "aws-load-balancer-controller",
+    LoadBalancerControllerArgs(
+        provider=provider,
+        kubernetes_version=aws_layer.text("kubernetesVersion"),
+        cluster_name=aws_layer.text("clusterName"),
+        region=aws_layer.text("region"),
+        vpc_id=aws_layer.text("vpcId"),
+        role_arn=aws_layer.text("loadBalancerControllerRoleArn"),
+        placement=autoscaler_nodes,
+    ),
+    opts=on_cluster,
+)
+GatewayTargets(
+    "gateway-targets",
+    GatewayTargetsArgs(
+        provider=provider,
+        controller=load_balancer_controller,
+        target_group_arn=aws_layer.text("gatewayTargetGroupArn"),
+        vpc_id=aws_layer.text("vpcId"),
+        after=[mesh.gateway],
     ),
     opts=on_cluster,
 )
@@ -303,6 +334,7 @@ ClusterReaders(
             "istio-ingress": mesh.gateway,
             "argocd": argo_cd.release,
             "argo-rollouts": rollouts.release,
+            "aws-load-balancer-controller": load_balancer_controller.release,
         },
     ),
     opts=on_cluster,

@@ -63,3 +63,12 @@ SERVICE_ACCOUNTS_WITH_ROLES = (
     JAEGER,
     REPOSITORY_READER,
 )
+
+# The AWS Load Balancer Controller's service account, in a namespace of its own (Pod Security `restricted`): its
+# IRSA role (AWS layer) trusts exactly this account; it registers the ingress gateway's pods in the load balancer's
+# target group (a TargetGroupBinding).
+LOAD_BALANCER_CONTROLLER_NAMESPACE = LOAD_BALANCER_CONTROLLER = "aws-load-balancer-controller"
+# The ingress gateway's pods as the load balancer reaches them (by IP): traffic on the chart's `http2` target port
+# (80, bound through the unprivileged-port sysctl; 80 on the Service too) and Istio's readiness on the status
+# port (`/healthz/ready`). The AWS layer's target group checks the latter; its security group rules open both.
+INGRESS_GATEWAY_TRAFFIC_PORT, INGRESS_GATEWAY_HEALTH_PORT = 80, 15021

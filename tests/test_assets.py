@@ -82,7 +82,12 @@ def test_kms_encryption_with_bucket_key_and_rotating_key(plan: Plan) -> None:
     assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].startswith("arn:aws:kms:")
     assert rule["bucketKeyEnabled"] is True
     assert key.inputs["enableKeyRotation"] is True
-    assert json.loads(key.inputs["policy"])["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    # The key policy is its own resource (CloudFront's grant waits for the distribution), never also the key's.
+    assert "policy" not in key.inputs
+    key_policy = plan.one("aws:kms/keyPolicy:KeyPolicy")
+    assert key_policy.parent == key.urn and key_policy.inputs["keyId"].endswith("-key-id")  # the mocks' key id
+    [statement] = json.loads(key_policy.inputs["policy"])["Statement"]  # no CDN: the account's statement only
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"} and statement["Action"] == "kms:*"
 
 
 def test_s3_managed_encryption_needs_no_key() -> None:
@@ -91,7 +96,7 @@ def test_s3_managed_encryption_needs_no_key() -> None:
         "rules"
     ]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
-    assert plan.of_type("aws:kms/key:Key") == []
+    assert plan.of_type("aws:kms/key:Key") == [] and plan.of_type("aws:kms/keyPolicy:KeyPolicy") == []
 
 
 def test_protected_in_protected_mode_only(plan: Plan) -> None:

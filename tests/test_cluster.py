@@ -234,7 +234,7 @@ def test_what_costs_money_carries_the_stacks_tags(stack: str, request: pytest.Fi
     """Provider default tags never reach launch-template tag specifications (terraform-provider-aws #19387) nor
     the volumes the EBS CSI driver creates: both get the stack's tags explicitly."""
     plan: Plan = request.getfixturevalue(f"{stack}_plan")
-    [provider] = plan.of_type("pulumi:providers:aws")
+    provider = plan.one("pulumi:providers:aws", "aws")
     tags = json.loads(provider.inputs["defaultTags"])["tags"]  # a provider's inputs are JSON text
     assert {"Owner", "CostCenter", "Environment", "Project"} <= set(tags)
     for template in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):

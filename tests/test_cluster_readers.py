@@ -142,6 +142,7 @@ def test_the_readers_read_helm_records_only_in_the_releases_namespaces(
             "istio-ingress",
             "argocd",
             "argo-rollouts",
+            "aws-load-balancer-controller",
         }
     )
     for binding, role in namespaced:

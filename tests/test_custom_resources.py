@@ -35,6 +35,7 @@ VENDORED = {
     ("networking.istio.io", "Gateway"): "gateways.networking.istio.io-1.30.3.yaml",
     ("security.istio.io", "PeerAuthentication"): "peerauthentications.security.istio.io-1.30.3.yaml",
     ("telemetry.istio.io", "Telemetry"): "telemetries.telemetry.istio.io-1.30.3.yaml",
+    ("elbv2.k8s.aws", "TargetGroupBinding"): "targetgroupbindings.elbv2.k8s.aws-v3.5.0.yaml",
 }
 
 

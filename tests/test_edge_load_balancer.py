@@ -93,7 +93,7 @@ def test_only_the_gateways_pods_are_targets_and_only_the_load_balancer_reaches_t
 ) -> None:
     plan = plan_of(request, stack)
     group = one(plan, "aws:lb/targetGroup:TargetGroup").inputs
-    assert (group["targetType"], group["protocol"], group["port"]) == ("ip", "HTTP", 8080)
+    assert (group["targetType"], group["protocol"], group["port"]) == ("ip", "HTTP", 80)
     assert (group["healthCheck"]["port"], group["healthCheck"]["path"]) == ("15021", "/healthz/ready")
     assert plan.layer("aws").outputs["gatewayTargetGroupArn"].startswith("arn:aws:elasticloadbalancing:")
     alb_group = one(plan, "aws:ec2/securityGroup:SecurityGroup", "service-load-balancer-security-group")
@@ -104,7 +104,7 @@ def test_only_the_gateways_pods_are_targets_and_only_the_load_balancer_reaches_t
     # Egress from the load balancer and ingress into the nodes: exactly the gateway's two ports, from/to each other.
     to_nodes = sorted(r.inputs["fromPort"] for r in mine if r.type.endswith("EgressRule"))
     into_nodes = sorted(r.inputs["fromPort"] for r in mine if r.name.startswith("service-load-balancer-node-from"))
-    assert to_nodes == into_nodes == [8080, 15021]
+    assert to_nodes == into_nodes == [80, 15021]
     for rule in mine:
         assert "cidrIpv4" not in rule.inputs and "cidrIpv6" not in rule.inputs, rule.name
         assert rule.inputs["fromPort"] == rule.inputs["toPort"]

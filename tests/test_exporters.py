@@ -112,7 +112,7 @@ def test_yace_finds_this_environments_data_stores_by_tag_with_a_read_only_role(p
         ]
         assert all(len(m["statistics"]) == 1 and m["period"] == m["length"] == 300 for m in job["metrics"])
     # The tags it searches are the ones the AWS layer's provider puts on everything.
-    aws_provider = aws_plan.one("pulumi:providers:aws").inputs
+    aws_provider = aws_plan.one("pulumi:providers:aws", "aws").inputs
     tags = json.loads(aws_provider["defaultTags"])["tags"]
     assert tags["Service"] == "philosophy" and tags["Environment"] == "prod"
     assert {m["name"] for m in jobs["AWS/RDS"]["metrics"]} >= {"CPUUtilization", "FreeStorageSpace"}

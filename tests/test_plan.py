@@ -40,13 +40,17 @@ def test_stacks_differ_where_they_should(prod_plan: Plan, staging_plan: Plan) ->
 
 
 def test_default_tags_are_applied_once_through_the_provider(prod_plan: Plan) -> None:
-    provider = prod_plan.one("pulumi:providers:aws")
+    provider = prod_plan.one("pulumi:providers:aws", "aws")
     tags = json.loads(provider.inputs["defaultTags"])["tags"]
     assert tags["ManagedBy"] == "pulumi" and tags["Environment"] == "prod" and tags["Owner"] == "platform-team"
     assert tags["Project"] == "philosophy-infra" and tags["CostCenter"] == "philosophy-prod"
     assert provider.inputs["region"] == "eu-west-1"
     aws_resources = [r for r in prod_plan.resources if r.type.startswith("aws:")]
-    assert aws_resources and all(r.provider == provider.urn for r in aws_resources)
+    # The VPC origin alone uses an untagged provider: a tag change on it would fail (409) while CloudFront uses it.
+    untagged = prod_plan.one("pulumi:providers:aws", "aws-untagged")
+    assert "defaultTags" not in untagged.inputs and untagged.inputs["region"] == "eu-west-1"
+    assert [r.type for r in aws_resources if r.provider == untagged.urn] == ["aws:cloudfront/vpcOrigin:VpcOrigin"]
+    assert all(r.provider == provider.urn for r in aws_resources if r.provider != untagged.urn)
 
 
 def test_invalid_config_registers_nothing(prod_plan: Plan) -> None:

@@ -875,7 +875,7 @@ def test_a_vpc_origin_may_use_http_inside_the_vpc_but_an_internet_origin_may_not
         name="w",
     )
     found = {
-        (v.urn.rsplit("::", 1)[1], v.message)
+        (str(v.urn).rsplit("::", 1)[1], v.message)
         for v in violations(private, public, weak)
         if v.policy == "cloudfront-https-only"
     }

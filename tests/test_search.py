@@ -92,7 +92,11 @@ def test_its_logs_go_to_encrypted_groups_it_may_write(prod_plan: Plan) -> None:
     assert set(kinds) == {"INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS", "ES_APPLICATION_LOGS"}
     groups = [g for g in prod_plan.of_type("aws:cloudwatch/logGroup:LogGroup") if g.name.startswith("search-log-")]
     assert len(groups) == 3 and all(g.inputs["kmsKeyId"] and g.inputs["retentionInDays"] == 365 for g in groups)
-    log_policy = prod_plan.one("aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
+    [log_policy] = [
+        p
+        for p in prod_plan.of_type("aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
+        if p.name.startswith("search")
+    ]
     [statement] = json.loads(log_policy.inputs["policyDocument"])["Statement"]
     assert statement["Principal"] == {"Service": "es.amazonaws.com"}
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}

@@ -45,6 +45,7 @@ CUSTOM_RESOURCE_GROUPS = (
     "networking.istio.io",
     "security.istio.io",
     "telemetry.istio.io",
+    "elbv2.k8s.aws",
 )
 NS = "philosophy-app"
 SCHEMA_NS = "philosophy-schema"

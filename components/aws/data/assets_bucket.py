@@ -1,4 +1,18 @@
-"""The S3 bucket for the service's uploads and static files: private, encrypted, versioned, tiered."""
+"""The S3 bucket for the service's uploads and static files: private, encrypted, versioned, tiered.
+
+CloudFront reads it through origin access control: the bucket policy lets `cloudfront.amazonaws.com` get objects, and
+the key policy lets it decrypt them, only on behalf of the one distribution (`AWS:SourceArn`). That distribution needs
+the bucket first (its origin is the bucket's regional name), so its ARN reaches this component late, through
+`cdn_distribution_arn`; the two policies, and nothing else here, wait for it.
+
+- The bucket policy has one owner, this component (S3 keeps one policy per bucket: a second resource writing it
+  would overwrite the first, and deleting either would delete both). It always denies requests without TLS.
+- The key policy is an `aws.kms.KeyPolicy`, not the key's `policy` argument: the key exists (with AWS's default
+  policy, the same account statement) long before the distribution, and the data it guards does not wait for the
+  CDN. The key sets no `policy=`, or the two resources would fight.
+- CloudFront gets `s3:GetObject` only, not `s3:ListBucket`: with it, a request for `/` on the default (bucket)
+  behaviour would return the listing of every upload's key. A missing object is therefore a 403 from S3, not a 404.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +28,8 @@ from components.aws.security.policy_statements import tls_only_statements
 from philosophy_infra.config.assets import AssetsEncryption
 from philosophy_infra.config.base import DataProtection
 
+CLOUDFRONT_PRINCIPAL = "cloudfront.amazonaws.com"
+
 
 @dataclass(frozen=True, kw_only=True)
 class AssetsBucketArgs:
@@ -25,12 +41,20 @@ class AssetsBucketArgs:
     noncurrent_version_expiration_days: int = 90
     abort_incomplete_multipart_upload_days: int = 7
     data_protection: DataProtection = DataProtection.PROTECTED
+    cdn_distribution_arn: pulumi.Input[str] | None = None
+    """The CloudFront distribution that reads the bucket; None: no CDN reads it. The distribution is built after
+    the bucket, so pass a `pulumi.deferred_output()` and resolve it with the Cdn's `distribution_arn` (always: an
+    unresolved one leaves the bucket and key policies waiting forever)."""
 
 
 class AssetsBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
+    bucket_regional_domain_name: pulumi.Output[str]
+    """`<bucket>.s3.<region>.amazonaws.com`: CloudFront's origin (the regional name avoids a redirect after
+    creation)."""
     kms_key_arn: pulumi.Output[str] | None
+    """None when the bucket uses S3-managed keys."""
 
     def __init__(self, name: str, args: AssetsBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:AssetsBucket", name, None, opts)
@@ -48,9 +72,10 @@ class AssetsBucket(pulumi.ComponentResource):
             key = self._kms_key(name, args)
             self.kms_key_arn = key.arn
             default_encryption = {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn}
-        versioning = private_bucket_settings(
-            name, bucket, default_encryption=default_encryption, policy=bucket.arn.apply(_tls_only_policy)
+        policy = pulumi.Output.all(bucket.arn, args.cdn_distribution_arn).apply(
+            lambda bd: assets_bucket_policy(bd[0], bd[1])
         )
+        versioning = private_bucket_settings(name, bucket, default_encryption=default_encryption, policy=policy)
 
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
@@ -86,7 +111,14 @@ class AssetsBucket(pulumi.ComponentResource):
 
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
-        self.register_outputs({"bucketName": self.bucket_name, "bucketArn": self.bucket_arn})
+        self.bucket_regional_domain_name = bucket.bucket_regional_domain_name
+        self.register_outputs(
+            {
+                "bucketName": self.bucket_name,
+                "bucketArn": self.bucket_arn,
+                "bucketRegionalDomainName": self.bucket_regional_domain_name,
+            }
+        )
 
     def _kms_key(self, name: str, args: AssetsBucketArgs) -> aws.kms.Key:
         invoke = pulumi.InvokeOutputOptions(parent=self)
@@ -97,8 +129,16 @@ class AssetsBucket(pulumi.ComponentResource):
             description=f"{args.name_prefix} assets bucket encryption",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=pulumi.Output.all(partition, account).apply(lambda pa: account_key_policy(pa[0], pa[1])),
+            # No `policy=`: the KeyPolicy below owns it.
             opts=pulumi.ResourceOptions(parent=self, protect=args.data_protection is DataProtection.PROTECTED),
+        )
+        aws.kms.KeyPolicy(
+            f"{name}-key-policy",
+            key_id=key.key_id,
+            policy=pulumi.Output.all(partition, account, args.cdn_distribution_arn).apply(
+                lambda pad: assets_key_policy(pad[0], pad[1], pad[2])
+            ),
+            opts=pulumi.ResourceOptions(parent=key),
         )
         aws.kms.Alias(
             f"{name}-key-alias",
@@ -109,5 +149,36 @@ class AssetsBucket(pulumi.ComponentResource):
         return key
 
 
-def _tls_only_policy(bucket_arn: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": tls_only_statements(bucket_arn)})
+def assets_bucket_policy(bucket_arn: str, distribution_arn: str | None) -> str:
+    """TLS only (1.2 and up), and the distribution, if any, reads objects through origin access control."""
+    statements = tls_only_statements(bucket_arn)
+    if distribution_arn is not None:
+        statements.append(
+            {
+                "Sid": "CloudFrontReadsObjects",
+                "Effect": "Allow",
+                "Principal": {"Service": CLOUDFRONT_PRINCIPAL},
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket_arn}/*",
+                "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def assets_key_policy(partition: str, account: str, distribution_arn: str | None) -> str:
+    """The account's statement (IAM decides, as for every key here), and the distribution, if any, decrypts the
+    objects it reads (the bucket key's data keys): decrypt only, CloudFront writes nothing."""
+    document = json.loads(account_key_policy(partition, account))
+    if distribution_arn is not None:
+        document["Statement"].append(
+            {
+                "Sid": "CloudFrontDecryptsObjects",
+                "Effect": "Allow",
+                "Principal": {"Service": CLOUDFRONT_PRINCIPAL},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+            }
+        )
+    return json.dumps(document)

@@ -10,7 +10,7 @@ a TargetGroupBinding: the Kubernetes layer's).
 - Invalid headers dropped, an idle timeout that keeps quiet websockets open, deletion protection and access logs
   in protected stacks.
 - Its security group admits the VPC origin's security group (CloudFront creates it in this VPC, with the VPC
-  origin) on the listener's port, and sends only to the gateway's pods (8080, health on 15021): the node security
+  origin) on the listener's port, and sends only to the gateway's pods (80, health on 15021): the node security
   group admits exactly that from it.
 """
 
@@ -25,9 +25,11 @@ import pulumi_aws as aws
 
 from components.aws.data.private_bucket import private_bucket_settings
 from philosophy_infra.config.base import DataProtection
+from philosophy_infra.service import INGRESS_GATEWAY_HEALTH_PORT, INGRESS_GATEWAY_TRAFFIC_PORT
 
-# The Istio ingress gateway's pods (gateway chart): HTTP on 8080 behind the Service's 80, readiness on 15021.
-GATEWAY_PORT, GATEWAY_HEALTH_PORT, GATEWAY_HEALTH_PATH = 8080, 15021, "/healthz/ready"
+# The Istio ingress gateway's pods (gateway chart): HTTP on 80 (its `http2` target port), readiness on 15021.
+GATEWAY_PORT, GATEWAY_HEALTH_PORT = INGRESS_GATEWAY_TRAFFIC_PORT, INGRESS_GATEWAY_HEALTH_PORT
+GATEWAY_HEALTH_PATH = "/healthz/ready"
 # TLS 1.3, and TLS 1.2 with forward secrecy (ELB's recommended policy).
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ACCESS_LOG_PREFIX = "alb"
@@ -131,7 +133,9 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
             },
             opts=child,
         )
-        forward = [{"type": "forward", "target_group_arn": target_group.arn}]
+        forward: list[aws.lb.ListenerDefaultActionArgsDict] = [
+            {"type": "forward", "target_group_arn": target_group.arn}
+        ]
         if https:
             aws.lb.Listener(
                 f"{name}-https",

@@ -29,7 +29,10 @@ READ_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("", ("configmaps", "namespaces", "persistentvolumeclaims", "serviceaccounts")),
     # Argo CD's objects for the service (not the release objects it syncs: those are Argo CD's to read).
     ("argoproj.io", ("applications", "appprojects")),
+    # The load balancer controller's CRDs, which the layer applies itself (Helm would not upgrade them).
+    ("apiextensions.k8s.io", ("customresourcedefinitions",)),
     ("batch", ("jobs",)),
+    ("elbv2.k8s.aws", ("targetgroupbindings",)),
     ("external-secrets.io", ("externalsecrets", "secretstores")),
     # A generator holds its parameters (length, alphabet), never what it generated.
     ("generators.external-secrets.io", ("passwords",)),

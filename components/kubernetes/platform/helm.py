@@ -18,8 +18,10 @@ def pinned_release(
     opts: pulumi.ResourceOptions,
     *,
     create_namespace: bool = True,
+    skip_crds: bool = False,
 ) -> k8s.helm.v3.Release:
-    """`chart` is (name, version, repository URL); the release takes the chart's name."""
+    """`chart` is (name, version, repository URL); the release takes the chart's name. `skip_crds`: the chart's
+    `crds/` are applied by the component instead (Helm installs them on install only, never on upgrade)."""
     chart_name, version, repo = chart
     return k8s.helm.v3.Release(
         resource_name,
@@ -29,6 +31,8 @@ def pinned_release(
         repository_opts={"repo": repo},
         namespace=namespace,
         create_namespace=create_namespace,
+        # Unset unless asked for: the other releases' inputs stay as they are (no update for a default).
+        skip_crds=skip_crds or None,
         values=dict(values),
         opts=opts,
     )

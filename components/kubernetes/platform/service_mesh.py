@@ -4,7 +4,7 @@ With it, the injected `istio-validation` and `istio-proxy` (a native sidecar on 
 every capability and run as 1337.
 
 - `base` (the CRDs, as chart templates, so upgrades reach them), then `istiod` and `cni`, then the ingress
-  `gateway` (ClusterIP, in `istio-ingress`: the load balancer in front of it comes with the edge).
+  `gateway` (ClusterIP, in `istio-ingress`: the edge's internal load balancer targets its pods directly).
 - Namespaces: `istio-system` and `istio-ingress` are `restricted`; the CNI node agent, which writes the nodes'
   CNI config and enters pods' network namespaces (hostPath, NET_ADMIN, SYS_ADMIN), is alone in `istio-cni`,
   `privileged` with its reason.
@@ -120,8 +120,21 @@ class ServiceMesh(pulumi.ComponentResource):
                 metadata={"name": ns, "labels": restricted_namespace_labels(args.kubernetes_version)},
                 opts=on_cluster,
             )
-            for ns in (SYSTEM_NAMESPACE, GATEWAY_NAMESPACE)
+            for ns in (SYSTEM_NAMESPACE,)
         }
+        # The load balancer controller gives new gateway pods a readiness gate: a pod is Ready once the load
+        # balancer finds it healthy, so a rollout or a scale-in of the gateway drops no request.
+        namespaces[GATEWAY_NAMESPACE] = k8s.core.v1.Namespace(
+            f"{name}-{GATEWAY_NAMESPACE}",
+            metadata={
+                "name": GATEWAY_NAMESPACE,
+                "labels": {
+                    **restricted_namespace_labels(args.kubernetes_version),
+                    "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
+                },
+            },
+            opts=on_cluster,
+        )
         namespaces[CNI_NAMESPACE] = k8s.core.v1.Namespace(
             f"{name}-{CNI_NAMESPACE}",
             metadata=privileged_namespace_metadata(
@@ -170,7 +183,7 @@ class ServiceMesh(pulumi.ComponentResource):
             },
             opts=after_istiod,
         )
-        # Plain HTTP on the gateway's port 80 (8080 in the pod): TLS ends at the edge's load balancer in front.
+        # Plain HTTP on the gateway's port 80 (80 in the pod too, through the sysctl): TLS ends at the load balancer.
         namespace, gateway_name = GATEWAY.split("/")
         k8s.apiextensions.CustomResource(
             f"{name}-ingress",
