@@ -377,6 +377,14 @@ def test_the_bucket_policy_lets_only_this_distribution_read_and_keeps_tls_only(s
         }
     ]
     assert distribution(plan).urn in policy.dependencies
+    # The users' uploads share the bucket, and CloudFront may never read them, whatever path asks.
+    assert {
+        "Sid": "UploadsAreNotServed",
+        "Effect": "Deny",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": f"{bucket}/uploads/*",
+    } in found
 
 
 def test_the_key_policy_lets_only_this_distribution_decrypt(shaped: tuple[Shape, Plan]) -> None:

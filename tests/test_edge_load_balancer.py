@@ -132,3 +132,41 @@ def test_without_a_domain_there_is_no_certificate_and_no_record(staging_plan: St
     assert "domain" not in edge_config("staging")
     assert not staging_plan.of_type("aws:acm/certificate:Certificate")
     assert not staging_plan.of_type("aws:route53/record:Record")
+
+
+@pytest.mark.parametrize(("stack", "port"), [("prod", 443), ("staging", 80)])
+def test_only_cloudfronts_vpc_origin_reaches_the_load_balancer(
+    request: pytest.FixtureRequest, stack: str, port: int
+) -> None:
+    plan = plan_of(request, stack)
+    alb_group = one(plan, "aws:ec2/securityGroup:SecurityGroup", "service-load-balancer-security-group")
+    ingress = [
+        r
+        for r in plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == f"{alb_group.name}-id"
+    ]
+    [rule] = ingress
+    assert rule.name == "service-load-balancer-from-vpc-origin"
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (port, port)
+    # The group CloudFront creates with the VPC origin, looked up in this VPC (the offline plan's stand-in id).
+    assert rule.inputs["referencedSecurityGroupId"].startswith("sg-") and "cidrIpv4" not in rule.inputs
+
+
+def test_the_access_logs_name_the_regions_elb_account_too(prod_plan: StackPlan) -> None:
+    policy = json.loads(one(prod_plan, "aws:s3/bucketPolicy:BucketPolicy", "access-logs-policy").inputs["policy"])
+    [write] = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    # eu-west-1 predates ELB's log delivery principal: its ELB account writes the logs (the provider's table).
+    assert write["Principal"]["AWS"].startswith("arn:aws:iam::") and write["Principal"]["AWS"].endswith(":root")
+
+
+def test_the_domain_aliases_the_distribution_over_ipv4_and_ipv6(prod_plan: StackPlan) -> None:
+    domain = edge_config("prod")["domain"]
+    aliases = {
+        r.inputs["type"]: r.inputs for r in prod_plan.of_type("aws:route53/record:Record") if r.inputs["name"] == domain
+    }
+    assert set(aliases) == {"A", "AAAA"}
+    distribution = one(prod_plan, "aws:cloudfront/distribution:Distribution")
+    for record in aliases.values():
+        [alias] = record["aliases"]
+        assert alias["zoneId"] == "Z2FDTNDATAQYW2" and alias["name"].endswith(".cloudfront.net")
+    assert distribution.inputs["aliases"] == [domain]

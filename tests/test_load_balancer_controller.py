@@ -214,6 +214,8 @@ def test_the_controller_is_told_its_cluster_and_role_and_serves_only_target_grou
     assert values["replicaCount"] == 2 and values["podDisruptionBudget"] == {"maxUnavailable": 1}
     assert values["createIngressClassResource"] is False and values["ingressClassParams"] == {"create": False}
     assert values["enableServiceMutatorWebhook"] is False
+    # Nothing outside the gateway's namespace gets a load balancer from it (around CloudFront and the WAF).
+    assert values["watchNamespace"] == "istio-ingress"
     assert values["defaultTargetType"] == "ip"
     assert values["resources"]["requests"] and values["resources"]["limits"]["memory"]
     assert values["nodeSelector"] == PLACEMENT["nodeSelector"] and values["tolerations"] == PLACEMENT["tolerations"]
@@ -311,6 +313,8 @@ def test_the_binding_validates_strictly_and_targets_the_gateways_pods_by_ip(cont
     assert "networking" not in spec
     # The controller's webhook admits bindings: it must be running first.
     assert release(controller_plan).urn in tgb.dependencies
+    # A new target group is a new binding (its ARN is immutable), the old one deleted first (one name).
+    assert tgb.delete_before_replace
 
 
 @pytest.mark.parametrize(

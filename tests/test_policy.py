@@ -880,3 +880,19 @@ def test_a_vpc_origin_may_use_http_inside_the_vpc_but_an_internet_origin_may_not
         if v.policy == "cloudfront-https-only"
     }
     assert {name for name, _ in found} == {"d", "w"}
+
+
+@pytest.mark.parametrize(
+    ("inputs", "fires"),
+    [
+        ({"internal": True, "dropInvalidHeaderFields": True}, False),
+        ({"internal": True, "dropInvalidHeaderFields": False}, True),
+        ({"internal": False, "dropInvalidHeaderFields": True}, True),
+        ({"internal": True, "loadBalancerType": "network"}, False),
+        ({"internal": UNKNOWN, "dropInvalidHeaderFields": True}, False),
+    ],
+)
+def test_load_balancers_are_internal_and_drop_invalid_headers(inputs: dict[str, Any], fires: bool) -> None:
+    balancer = resource("aws:lb/loadBalancer:LoadBalancer", inputs)
+    found = [v for v in violations(balancer) if v.policy == "load-balancer-internal"]
+    assert bool(found) is fires, found

@@ -37,9 +37,9 @@ class EdgeConfig(Model):
     price_class: PriceClass = PriceClass.PRICE_CLASS_100
     rate_limit: int = Field(default=2000, ge=10, le=2_000_000_000)
     """Requests per client IP in five minutes, above which the WAF blocks that IP."""
-    origin_read_timeout_seconds: int = Field(default=60, ge=1, le=180)
-    """How long CloudFront waits for the service's first byte (and between bytes): LLM answers stream. Above 60
-    needs a CloudFront quota increase first."""
+    origin_read_timeout_seconds: int = Field(default=60, ge=1, le=120)
+    """How long CloudFront waits for the service's first byte (and between bytes): LLM answers stream. At most 120
+    for a VPC origin (CloudFront's API), and above 60 only after a quota increase."""
     idle_timeout_seconds: int = Field(default=3600, ge=60, le=4000)
     """The load balancer's idle timeout: a websocket with no traffic for this long is closed."""
 

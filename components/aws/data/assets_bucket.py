@@ -149,6 +149,10 @@ class AssetsBucket(pulumi.ComponentResource):
         return key
 
 
+# Where the service keeps its users' uploads in the bucket (its contract with the api image).
+UPLOADS_PREFIX = "uploads/"
+
+
 def assets_bucket_policy(bucket_arn: str, distribution_arn: str | None) -> str:
     """TLS only (1.2 and up), and the distribution, if any, reads objects through origin access control."""
     statements = tls_only_statements(bucket_arn)
@@ -161,6 +165,16 @@ def assets_bucket_policy(bucket_arn: str, distribution_arn: str | None) -> str:
                 "Action": "s3:GetObject",
                 "Resource": f"{bucket_arn}/*",
                 "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+            }
+        )
+        # The service's users' uploads share the bucket: never served, whatever path asks for them.
+        statements.append(
+            {
+                "Sid": "UploadsAreNotServed",
+                "Effect": "Deny",
+                "Principal": {"Service": CLOUDFRONT_PRINCIPAL},
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket_arn}/{UPLOADS_PREFIX}*",
             }
         )
     return json.dumps({"Version": "2012-10-17", "Statement": statements})

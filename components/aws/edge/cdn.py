@@ -41,8 +41,8 @@ Behaviours, most specific first (CloudFront takes the first pattern that matches
   as the WAF's logs; and Logs Insights queries it where incidents are investigated. At high volume a bucket (Parquet)
   costs less to ingest; the destination is one resource to change.
 - Not `protect`ed: the distribution holds no data, and everything it is rebuilds from code. A replacement changes
-  only its `*.cloudfront.net` name, which the alias records follow (with aliases it must delete first: two
-  distributions cannot share one; almost nothing of a distribution forces a replacement).
+  only its `*.cloudfront.net` name, which the alias records follow; it is deleted before its replacement is
+  created, because two distributions cannot share an alias (almost nothing of a distribution forces one).
 
 The VPC origin's traps:
 - CloudFront refuses any update to a VPC origin while a distribution uses it (409, even for tags). Its tags are
@@ -190,8 +190,8 @@ class Cdn(pulumi.ComponentResource):
         # Before anything is registered.
         if args.aliases and args.certificate_arn is None:
             raise ValueError(f"aliases {list(args.aliases)} need certificate_arn: the default certificate names none")
-        if not 1 <= args.origin_read_timeout_seconds <= 180:
-            raise ValueError(f"origin_read_timeout_seconds must be 1-180, got {args.origin_read_timeout_seconds}")
+        if not 1 <= args.origin_read_timeout_seconds <= 120:
+            raise ValueError(f"origin_read_timeout_seconds must be 1-120, got {args.origin_read_timeout_seconds}")
         super().__init__("philosophy:index:Cdn", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         prefix = args.name_prefix
@@ -279,7 +279,7 @@ class Cdn(pulumi.ComponentResource):
             viewer_certificate=viewer_certificate,
             restrictions=restrictions,
             tags={"Name": f"{prefix}-cdn"},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self._access_logs(name, args, distribution)
 

@@ -115,7 +115,7 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
         )
         target_group = aws.lb.TargetGroup(
             f"{name}-gateway",
-            name=f"{args.name_prefix}-gateway"[:32],
+            # Named by Pulumi (a random suffix): a replacement is created before the old group is deleted.
             target_type="ip",
             protocol="HTTP",
             port=GATEWAY_PORT,
@@ -171,6 +171,7 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
         )
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-from-vpc-origin",
+            # (Looked up after the VPC origin, which CloudFront creates the group with.)
             security_group_id=self.security_group_id,
             referenced_security_group_id=origin_group.id,
             ip_protocol="tcp",

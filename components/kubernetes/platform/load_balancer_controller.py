@@ -91,6 +91,9 @@ def controller_values(
         "ingressClassParams": {"create": False},
         "webhookConfig": {"disableIngressValidation": True},
         "enableServiceMutatorWebhook": False,
+        # Only the gateway's namespace: an annotated Service or Ingress anywhere else could otherwise get a load
+        # balancer of its own, on the internet, around CloudFront and its WAF.
+        "watchNamespace": INGRESS_NAMESPACE,
         # Pod IPs (the VPC CNI): what a binding without its own targetType would register.
         "defaultTargetType": "ip",
         "keepTLSSecret": True,
@@ -203,7 +206,13 @@ class GatewayTargets(pulumi.ComponentResource):
             metadata={"name": GATEWAY_SERVICE, "namespace": INGRESS_NAMESPACE},
             spec=target_group_binding_spec(args.target_group_arn, args.vpc_id),
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider, depends_on=[args.controller.release, *args.after]
+                parent=self,
+                provider=args.provider,
+                depends_on=[args.controller.release, *args.after],
+                # The controller's webhook refuses a new targetGroupARN on a binding: a new target group (the AWS
+                # layer replaced it) is a new binding, the old one deleted first (one name).
+                replace_on_changes=["spec.targetGroupARN"],
+                delete_before_replace=True,
             ),
         )
         self.register_outputs({})
