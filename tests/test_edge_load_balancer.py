@@ -77,7 +77,7 @@ def test_tls_13_with_a_domain_http_inside_the_vpc_without(
     inputs = listener.inputs
     assert (inputs["protocol"], inputs["port"]) == (protocol, port)
     if protocol == "HTTPS":
-        assert inputs["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+        assert inputs["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
         # The validated certificate: the listener waits until ACM has issued it.
         validation = next(
             r for r in plan.of_type("aws:acm/certificateValidation:CertificateValidation") if "load-balancer" in r.name

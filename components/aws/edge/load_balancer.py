@@ -30,8 +30,8 @@ from philosophy_infra.service import INGRESS_GATEWAY_HEALTH_PORT, INGRESS_GATEWA
 # The Istio ingress gateway's pods (gateway chart): HTTP on 80 (its `http2` target port), readiness on 15021.
 GATEWAY_PORT, GATEWAY_HEALTH_PORT = INGRESS_GATEWAY_TRAFFIC_PORT, INGRESS_GATEWAY_HEALTH_PORT
 GATEWAY_HEALTH_PATH = "/healthz/ready"
-# TLS 1.3, and TLS 1.2 with forward secrecy (ELB's recommended policy).
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# TLS 1.3, and TLS 1.2 with forward secrecy and AEAD ciphers only (no CBC), like the viewer side's TLSv1.2_2025.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
 ACCESS_LOG_PREFIX = "alb"
 # CloudFront's VPC origins reach their origin from this security group, which CloudFront creates in the VPC.
 VPC_ORIGIN_SECURITY_GROUP = "CloudFront-VPCOrigins-Service-SG"
