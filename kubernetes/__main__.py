@@ -54,7 +54,7 @@ from philosophy_infra.service import (
     SECRET_READER,
     WORKER,
 )
-from philosophy_infra.support_calendar import ISTIO_KUBERNETES, istio_supports
+from philosophy_infra.support_calendar import istio_support_problem
 
 config = load_kubernetes_config()
 aws_layer = AwsLayerOutputs(config.aws_layer.stack_name(pulumi.get_stack()))
@@ -80,11 +80,9 @@ if stale:
     pulumi.log.warn(stale)
 target_revision = application_revision(config.delivery, pulumi.get_stack(), checkout)
 
-# The mesh's version must support the cluster's: checked before anything is registered.
+# The mesh's version must support the cluster's: checked before the cluster is touched.
 cluster_version = aws_layer.value_now("kubernetesVersion")
-if not istio_supports(ISTIO_VERSION, cluster_version):
-    supported = ", ".join(ISTIO_KUBERNETES.get(".".join(ISTIO_VERSION.split(".")[:2]), ()))
-    problem = f"Istio {ISTIO_VERSION} (service_mesh.py) supports Kubernetes {supported}: upgrade Istio first"
+if problem := istio_support_problem(ISTIO_VERSION, cluster_version):
     raise StackConfigError(pulumi.get_stack(), [ConfigIssue("cluster.kubernetesVersion", cluster_version, problem)])
 
 provider = k8s.Provider("cluster", kubeconfig=aws_layer.kubeconfig, enable_server_side_apply=True)

@@ -39,8 +39,19 @@ ISTIO_KUBERNETES = {"1.31": ("1.33", "1.34", "1.35", "1.36", "1.37")}
 
 
 def istio_supports(istio_version: str, kubernetes_version: str) -> bool:
-    minor = ".".join(istio_version.split(".")[:2])
-    return kubernetes_version in ISTIO_KUBERNETES.get(minor, ())
+    return kubernetes_version in ISTIO_KUBERNETES.get(_minor(istio_version), ())
+
+
+def istio_support_problem(istio_version: str, kubernetes_version: str) -> str | None:
+    """Why the pinned Istio cannot run on the cluster's Kubernetes version, or None."""
+    if istio_supports(istio_version, kubernetes_version):
+        return None
+    supported = ", ".join(ISTIO_KUBERNETES.get(_minor(istio_version), ())) or "no version known here"
+    return f"Istio {istio_version} (service_mesh.py) supports Kubernetes {supported}: upgrade Istio first"
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
 
 
 def today() -> datetime.date:

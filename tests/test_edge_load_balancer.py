@@ -11,14 +11,9 @@ import pytest
 
 from philosophy_infra.plan import RecordedResource
 from philosophy_infra.stack_plan import StackPlan
-from tests.conftest import stack_yaml
+from tests.conftest import stack_plan, stack_yaml
 
 STACKS = ["prod", "staging"]
-
-
-def plan_of(request: pytest.FixtureRequest, stack: str) -> StackPlan:
-    plan: StackPlan = request.getfixturevalue(f"{stack}_plan")
-    return plan
 
 
 def one(plan: StackPlan, type_: str, name_suffix: str = "") -> RecordedResource:
@@ -33,7 +28,7 @@ def edge_config(stack: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_load_balancer_is_internal_and_hardened(request: pytest.FixtureRequest, stack: str) -> None:
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     balancer = one(plan, "aws:lb/loadBalancer:LoadBalancer").inputs
     assert balancer["internal"] is True and balancer["loadBalancerType"] == "application"
     assert balancer["dropInvalidHeaderFields"] is True
@@ -72,7 +67,7 @@ def test_access_logs_go_to_a_protected_bucket_elb_may_write(prod_plan: StackPlan
 def test_tls_13_with_a_domain_http_inside_the_vpc_without(
     request: pytest.FixtureRequest, stack: str, protocol: str, port: int
 ) -> None:
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     [listener] = plan.of_type("aws:lb/listener:Listener")
     inputs = listener.inputs
     assert (inputs["protocol"], inputs["port"]) == (protocol, port)
@@ -91,7 +86,7 @@ def test_tls_13_with_a_domain_http_inside_the_vpc_without(
 def test_only_the_gateways_pods_are_targets_and_only_the_load_balancer_reaches_them(
     request: pytest.FixtureRequest, stack: str
 ) -> None:
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     group = one(plan, "aws:lb/targetGroup:TargetGroup").inputs
     assert (group["targetType"], group["protocol"], group["port"]) == ("ip", "HTTP", 80)
     assert (group["healthCheck"]["port"], group["healthCheck"]["path"]) == ("15021", "/healthz/ready")
@@ -138,7 +133,7 @@ def test_without_a_domain_there_is_no_certificate_and_no_record(staging_plan: St
 def test_only_cloudfronts_vpc_origin_reaches_the_load_balancer(
     request: pytest.FixtureRequest, stack: str, port: int
 ) -> None:
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     alb_group = one(plan, "aws:ec2/securityGroup:SecurityGroup", "service-load-balancer-security-group")
     ingress = [
         r

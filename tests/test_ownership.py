@@ -22,7 +22,7 @@ from philosophy_infra.plan import RecordedResource
 from philosophy_infra.release.render import stack_release_objects
 from philosophy_infra.release.revision import release_commit
 from philosophy_infra.stack_plan import StackPlan
-from tests.conftest import KUBERNETES, ROOT, stack_yaml
+from tests.conftest import KUBERNETES, ROOT, stack_plan, stack_yaml
 from tests.istio_injection import PROXY, VALIDATION, inject
 
 STACKS = ["prod", "staging"]
@@ -35,11 +35,6 @@ def identity(o: dict[str, Any]) -> tuple[str, str, str, str]:
     return (group, o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
 
 
-def plan_of(request: pytest.FixtureRequest, stack: str) -> StackPlan:
-    plan: StackPlan = request.getfixturevalue(f"{stack}_plan")
-    return plan
-
-
 def argo(plan: StackPlan, kind: str) -> RecordedResource:
     [found] = [r for r in plan.resources if r.type == f"kubernetes:argoproj.io/v1alpha1:{kind}"]
     return found
@@ -47,7 +42,7 @@ def argo(plan: StackPlan, kind: str) -> RecordedResource:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_object_is_owned_by_both_pulumi_and_argo_cd(request: pytest.FixtureRequest, stack: str) -> None:
-    pulumi_objects = {identity(o) for o in kubernetes_objects(plan_of(request, stack))}
+    pulumi_objects = {identity(o) for o in kubernetes_objects(stack_plan(request, stack))}
     release = stack_release_objects(ROOT, stack)
     argo_objects = [identity(o) for o in release]
     assert len(set(argo_objects)) == len(argo_objects)
@@ -61,7 +56,7 @@ def test_no_object_is_owned_by_both_pulumi_and_argo_cd(request: pytest.FixtureRe
 def test_the_project_admits_exactly_the_release_kinds_into_the_services_namespace(
     request: pytest.FixtureRequest, stack: str
 ) -> None:
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     project = argo(plan, "AppProject").inputs["spec"]
     allowed = {(k["group"], k["kind"]) for k in project["namespaceResourceWhitelist"]}
     release_kinds = {(g, k) for g, k, _, _ in (identity(o) for o in stack_release_objects(ROOT, stack))}
@@ -82,7 +77,7 @@ def test_the_project_admits_exactly_the_release_kinds_into_the_services_namespac
 def test_the_application_syncs_the_rendered_directory_as_the_seed_says(
     request: pytest.FixtureRequest, stack: str
 ) -> None:
-    application = argo(plan_of(request, stack), "Application").inputs
+    application = argo(stack_plan(request, stack), "Application").inputs
     spec = application["spec"]
     delivery = stack_yaml(stack, KUBERNETES)["config"]["philosophy-kubernetes:delivery"]
     assert delivery["pin"] == "lastRelease"
@@ -91,7 +86,7 @@ def test_the_application_syncs_the_rendered_directory_as_the_seed_says(
     assert spec["source"] == {"repoURL": delivery["repoUrl"], "targetRevision": pinned, "path": f"deploy/{stack}"}
     assert spec["source"]["targetRevision"] != "HEAD"
     assert (ROOT / spec["source"]["path"]).is_dir()
-    assert spec["project"] == argo(plan_of(request, stack), "AppProject").inputs["metadata"]["name"] != "default"
+    assert spec["project"] == argo(stack_plan(request, stack), "AppProject").inputs["metadata"]["name"] != "default"
     policy = spec["syncPolicy"]
     assert policy["automated"] == {"prune": True, "selfHeal": True, "allowEmpty": False}
     # The seed's retry and prune options; its CreateNamespace is gone (the namespace is Pulumi's, labelled).
@@ -120,7 +115,7 @@ def jq(expression: str, obj: dict[str, Any]) -> list[Any]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_argo_cd_ignores_exactly_what_rollouts_rewrites(request: pytest.FixtureRequest, stack: str) -> None:
-    spec = argo(plan_of(request, stack), "Application").inputs["spec"]
+    spec = argo(stack_plan(request, stack), "Application").inputs["spec"]
     release = stack_release_objects(ROOT, stack)
     rollout = next(o for o in release if o["kind"] == "Rollout")
     istio = rollout["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]
@@ -147,7 +142,7 @@ def test_destroy_removes_the_application_before_what_clears_its_finalizer(
     request: pytest.FixtureRequest, stack: str
 ) -> None:
     """Pulumi deletes in reverse dependency order: whatever the Application depends on outlives it."""
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     application = argo(plan, "Application")
     helm = {r.inputs["chart"]: r.urn for r in plan.of_type("kubernetes:helm.sh/v3:Release")}
     for chart in ("argo-cd", "argo-rollouts", "istiod", "base", "kube-prometheus-stack"):

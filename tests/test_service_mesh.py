@@ -19,7 +19,7 @@ from philosophy_infra.plan import RecordedResource
 from philosophy_infra.release.render import stack_release_objects
 from philosophy_infra.stack_plan import StackPlan
 from tests.chart_values import unknown_keys
-from tests.conftest import KUBERNETES, ROOT, stack_yaml
+from tests.conftest import KUBERNETES, ROOT, stack_plan, stack_yaml
 
 CHARTS = Path(__file__).parent / "data" / "charts"
 STACKS = ["prod", "staging"]
@@ -33,11 +33,6 @@ PASSED_THROUGH = {
     "gateway": ["podDisruptionBudget.minAvailable"],
     "base": [],
 }
-
-
-def plan_of(request: pytest.FixtureRequest, stack: str) -> StackPlan:
-    plan: StackPlan = request.getfixturevalue(f"{stack}_plan")
-    return plan
 
 
 def releases(plan: StackPlan) -> dict[str, dict[str, Any]]:
@@ -61,7 +56,7 @@ def named(plan: StackPlan, kind: str, name: str, namespace: str | None = None) -
 def test_istio_is_pinned_from_its_own_hosts_and_every_value_is_the_charts(
     request: pytest.FixtureRequest, stack: str
 ) -> None:
-    found = releases(plan_of(request, stack))
+    found = releases(stack_plan(request, stack))
     for chart, namespace in ISTIO_CHARTS.items():
         release = found[chart]
         assert (release["version"], release["namespace"]) == ("1.31.1", namespace), chart
@@ -78,7 +73,7 @@ def test_istio_is_pinned_from_its_own_hosts_and_every_value_is_the_charts(
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_sidecars_come_from_the_cni_so_no_pod_needs_net_admin(request: pytest.FixtureRequest, stack: str) -> None:
-    values = releases(plan_of(request, stack))
+    values = releases(stack_plan(request, stack))
     istiod, cni = values["istiod"]["values"], values["cni"]["values"]
     assert istiod["cni"] == {"enabled": True}
     assert istiod["global"]["proxy"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -89,7 +84,7 @@ def test_sidecars_come_from_the_cni_so_no_pod_needs_net_admin(request: pytest.Fi
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_only_the_cni_namespace_is_privileged_and_it_says_why(request: pytest.FixtureRequest, stack: str) -> None:
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     levels = {}
     for namespace in ("istio-system", "istio-cni", "istio-ingress", "philosophy-app"):
         metadata = named(plan, "Namespace", namespace)["metadata"]
@@ -109,7 +104,7 @@ def test_only_the_cni_namespace_is_privileged_and_it_says_why(request: pytest.Fi
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_gateway_is_cluster_internal_and_restricted(request: pytest.FixtureRequest, stack: str) -> None:
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     values = releases(plan)["gateway"]["values"]
     # The load balancer in front of it comes with the edge.
     assert values["service"] == {"type": "ClusterIP"}
@@ -127,7 +122,7 @@ def test_the_gateway_is_cluster_internal_and_restricted(request: pytest.FixtureR
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_mutual_tls_is_strict_but_prometheus_can_scrape(request: pytest.FixtureRequest, stack: str) -> None:
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     policies = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in objects(plan, "PeerAuthentication")}
     assert policies["default"] == {"mtls": {"mode": "STRICT"}}
     release = stack_release_objects(ROOT, stack)
@@ -146,7 +141,7 @@ def test_mutual_tls_is_strict_but_prometheus_can_scrape(request: pytest.FixtureR
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_network_policies_admit_the_gateway_and_reach_istiod(request: pytest.FixtureRequest, stack: str) -> None:
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     policies = {
         r.inputs["metadata"]["name"]: r.inputs["spec"]
         for r in objects(plan, "NetworkPolicy")
@@ -163,7 +158,7 @@ def test_network_policies_admit_the_gateway_and_reach_istiod(request: pytest.Fix
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_meshs_spans_go_to_the_collector_sampled_like_the_sdks(request: pytest.FixtureRequest, stack: str) -> None:
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     mesh_config = releases(plan)["istiod"]["values"]["meshConfig"]
     [provider] = mesh_config["extensionProviders"]
     # istiod looks the service up by its fully qualified name.
@@ -181,7 +176,7 @@ def test_the_collector_address_is_the_tracing_collectors_service() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_service_and_its_policies_wait_for_istiod(request: pytest.FixtureRequest, stack: str) -> None:
-    plan = plan_of(request, stack)
+    plan = stack_plan(request, stack)
     istiod = next(r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "istiod")
     for policy in objects(plan, "PeerAuthentication"):
         assert istiod.urn in policy.dependencies

@@ -1,8 +1,8 @@
 """Log groups for the edge's global services, in us-east-1: CloudFront's standard logging (v2) and a CLOUDFRONT-scope
 WAF both deliver there and nowhere else.
 
-Each group has its own rotating KMS key in us-east-1, which CloudWatch Logs there may use for that group only (the
-same key policy `EncryptionKey` writes in the stack's region), a retention set by the stack's data protection, and a
+Each group is an `encrypted_log_group` in us-east-1: its own rotating KMS key there, which CloudWatch Logs may use
+for that group only, a retention set by the stack's data protection, and a
 resource policy on the group itself that lets AWS's log delivery write to it for this account only. Without that
 policy the services create or grow an account-wide one on first delivery (`AWSWAF-LOGS`, which the provider warns
 can outgrow its size limit), and whoever deploys would need `logs:PutResourcePolicy` for it.
@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.edge.certificates import CLOUDFRONT_REGION
-from components.aws.security.encryption_key import account_key_policy
+from components.aws.security.encryption_key import encrypted_log_group
 from philosophy_infra.config.base import DataProtection
 
 EDGE_LOG_RETENTION_DAYS = {DataProtection.PROTECTED: 365, DataProtection.SNAPSHOT_ONLY: 30}
@@ -69,34 +69,16 @@ def edge_log_group(
     invoke = pulumi.InvokeOutputOptions(parent=parent)
     account = aws.get_caller_identity_output(opts=invoke).account_id
     partition = aws.get_partition_output(opts=invoke).partition
-    key = aws.kms.Key(
-        f"{resource_name}-key",
-        description=description,
-        region=CLOUDFRONT_REGION,
-        enable_key_rotation=True,
-        deletion_window_in_days=30,
-        policy=pulumi.Output.all(partition, account).apply(
-            lambda pa: account_key_policy(pa[0], pa[1], logs=(CLOUDFRONT_REGION, log_group_name))
-        ),
-        # As EncryptionKey's: the logs are unreadable without it, so a destroy leaves it behind.
-        opts=pulumi.ResourceOptions(
-            parent=parent, protect=data_protection is DataProtection.PROTECTED, retain_on_delete=True
-        ),
-    )
-    aws.kms.Alias(
-        f"{resource_name}-key-alias",
-        name=f"alias/{alias}",
-        target_key_id=key.key_id,
-        region=CLOUDFRONT_REGION,
-        opts=pulumi.ResourceOptions(parent=key),
-    )
-    group = aws.cloudwatch.LogGroup(
+    group = encrypted_log_group(
         resource_name,
-        name=log_group_name,
+        key_resource_name=resource_name,
+        log_group_name=log_group_name,
+        retention_days=EDGE_LOG_RETENTION_DAYS[data_protection],
+        description=description,
+        alias=alias,
+        data_protection=data_protection,
+        parent=parent,
         region=CLOUDFRONT_REGION,
-        retention_in_days=EDGE_LOG_RETENTION_DAYS[data_protection],
-        kms_key_id=key.arn,
-        opts=pulumi.ResourceOptions(parent=parent),
     )
     policy = aws.cloudwatch.LogResourcePolicy(
         f"{resource_name}-delivery",

@@ -24,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.data.private_bucket import private_bucket_settings
+from components.aws.security.policy_statements import tls_only_statements
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.service import INGRESS_GATEWAY_HEALTH_PORT, INGRESS_GATEWAY_TRAFFIC_PORT
 
@@ -199,14 +200,7 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
                 {
                     "Version": "2012-10-17",
                     "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [v[0], f"{v[0]}/*"],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        },
+                        *tls_only_statements(v[0]),
                         {
                             # The region's ELB account (regions before August 2022) or ELB's log delivery service.
                             "Sid": "ElasticLoadBalancingWritesAccessLogs",

@@ -22,6 +22,8 @@ class EncryptionKeyArgs:
     service_users: tuple[str, ...] = ()
     """AWS services (e.g. `cloudwatch.amazonaws.com`) that may encrypt with the key on this account's behalf,
     such as CloudWatch alarms publishing to an encrypted SNS topic."""
+    region: str | None = None
+    """Another region than the stack's (the edge's logs: us-east-1); None: the provider's."""
 
 
 class EncryptionKey(pulumi.ComponentResource):
@@ -32,11 +34,12 @@ class EncryptionKey(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         account = aws.get_caller_identity_output(opts=invoke).account_id
         partition = aws.get_partition_output(opts=invoke).partition
-        region = aws.get_region_output(opts=invoke).region
+        region = args.region or aws.get_region_output(opts=invoke).region
         prefix = args.log_group_prefix
         key = aws.kms.Key(
             f"{name}-key",
             description=args.description,
+            region=args.region,
             enable_key_rotation=True,
             # The longest wait KMS allows: a scheduled deletion can be cancelled for a month.
             deletion_window_in_days=30,
@@ -55,6 +58,7 @@ class EncryptionKey(pulumi.ComponentResource):
             f"{name}-alias",
             name=f"alias/{args.alias}",
             target_key_id=key.key_id,
+            region=args.region,
             opts=pulumi.ResourceOptions(parent=key),
         )
         self.key_arn = key.arn
@@ -73,6 +77,7 @@ def encrypted_log_group(
     parent: pulumi.Resource,
     key_scope: str | None = None,
     tags: dict[str, str] | None = None,
+    region: str | None = None,
 ) -> aws.cloudwatch.LogGroup:
     """A log group created before whatever writes to it (so it has a retention), encrypted with its own key,
     which CloudWatch Logs may use for the log groups under `key_scope` (default: this one) only."""
@@ -83,6 +88,7 @@ def encrypted_log_group(
             alias=alias,
             log_group_prefix=key_scope or log_group_name,
             data_protection=data_protection,
+            region=region,
         ),
         opts=pulumi.ResourceOptions(parent=parent),
     )
@@ -92,6 +98,7 @@ def encrypted_log_group(
         retention_in_days=retention_days,
         kms_key_id=key.key_arn,
         tags=tags,
+        region=region,
         opts=pulumi.ResourceOptions(parent=parent),
     )
 
