@@ -24,6 +24,7 @@ from components.aws.cluster.node_group import NodeGroup, NodeGroupArgs, node_gro
 from components.aws.data.assets_bucket import AssetsBucket, AssetsBucketArgs
 from components.aws.data.cache import Cache, CacheArgs
 from components.aws.data.database import Database, DatabaseArgs
+from components.aws.data.graph_store import GraphStore, GraphStoreArgs
 from components.aws.data.search_domain import SearchDomain, SearchDomainArgs
 from components.aws.delivery.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.aws.delivery.kubernetes_roles import KubernetesLayerRoles, KubernetesLayerRolesArgs
@@ -284,6 +285,21 @@ repository_secrets = AppSecrets(
     opts=with_aws,
 )
 
+# Neo4j's password and backups (the Kubernetes layer runs Neo4j itself), by edition.
+graph = GraphStore(
+    "graph-store",
+    GraphStoreArgs(
+        role_limits=role_limits,
+        name_prefix=names.prefix,
+        settings=config.neo4j,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        region=config.region,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+
 invoke = pulumi.InvokeOutputOptions(provider=aws_provider)
 database_user = pulumi.Output.all(
     aws.get_partition_output(opts=invoke).partition,
@@ -297,8 +313,13 @@ roles = WorkloadRoles(
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
         region=config.region,
-        app_secret_arns=[cache.auth_secret_arn, app_secrets.arns["jwt-signing-key"], app_secrets.arns["llm-api-key"]],
-        app_secret_key_arns=[cache.key_arn, app_secrets.key_arn],
+        app_secret_arns=[
+            cache.auth_secret_arn,
+            app_secrets.arns["jwt-signing-key"],
+            app_secrets.arns["llm-api-key"],
+            graph.password_secret_arn,
+        ],
+        app_secret_key_arns=[cache.key_arn, app_secrets.key_arn, graph.password_key_arn],
         llm_secret_arn=app_secrets.arns["llm-api-key"],
         app_secrets_key_arn=app_secrets.key_arn,
         cache_secret_arn=cache.auth_secret_arn,
@@ -435,6 +456,13 @@ pulumi.export("cachePort", cache.port)
 pulumi.export("cacheAuthSecretArn", cache.auth_secret_arn)
 pulumi.export("llmApiKeySecretArn", app_secrets.arns["llm-api-key"])
 pulumi.export("jwtSecretArn", app_secrets.arns["jwt-signing-key"])
+pulumi.export("neo4jEdition", config.neo4j.edition.value)
+pulumi.export("neo4jPasswordSecretArn", graph.password_secret_arn)
+pulumi.export("neo4jSecretReaderRoleArn", graph.secret_reader_role_arn)
+pulumi.export("neo4jVolumeTags", graph.volume_tags)
+# Enterprise's: where neo4j-admin writes, as whom. Empty in Community (volume snapshots instead).
+pulumi.export("neo4jBackupBucketName", graph.backup_bucket_name or "")
+pulumi.export("neo4jBackupRoleArn", graph.backup_role_arn or "")
 pulumi.export("gitRepositorySecretArn", repository_secrets.arns["git-repository"])
 pulumi.export("serviceAccountRoleArns", roles.role_arns)
 pulumi.export("clusterAutoscalerRoleArn", autoscaler_role.role_arn)

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.app.database_schema import DatabaseSchema, DatabaseSchemaArgs
+from components.kubernetes.app.graph_database import GraphDatabase, GraphDatabaseArgs
 from components.kubernetes.app.philosophy_app import DataEndpoints, PhilosophyApp, PhilosophyAppArgs
 from components.kubernetes.app.search_setup import SearchSetup, SearchSetupArgs
 from components.kubernetes.app.service_delivery import ServiceDelivery, ServiceDeliveryArgs
@@ -37,6 +38,7 @@ from components.kubernetes.platform.tracing import Tracing, TracingArgs
 from philosophy_infra.aws_layer import AwsLayerOutputs
 from philosophy_infra.config.base import ConfigIssue, DataProtection, StackConfigError
 from philosophy_infra.config.kubernetes import load_kubernetes_config
+from philosophy_infra.config.neo4j import Neo4jEdition
 from philosophy_infra.release.objects import ReleaseInputs, release_objects
 from philosophy_infra.release.render import deploy_path, stale_render_warning
 from philosophy_infra.release.revision import application_revision
@@ -63,6 +65,7 @@ worker_nodes = aws_layer.node_group_placement(config.workloads.worker.node_group
 monitoring_nodes = aws_layer.node_group_placement(config.monitoring.node_group, "monitoring.nodeGroup")
 tracing_nodes = aws_layer.node_group_placement(config.tracing.node_group, "tracing.nodeGroup")
 autoscaler_nodes = aws_layer.node_group_placement(config.cluster_autoscaler.node_group, "clusterAutoscaler.nodeGroup")
+graph_nodes = aws_layer.node_group_placement(config.neo4j.node_group, "neo4jServers.nodeGroup")
 # The service's release objects as this deploy sees them (the AWS layer's outputs, not its stack file): Argo CD
 # syncs the committed deploy/<stack>/, which must say the same (`render --check` in CI; a warning here).
 release = release_objects(
@@ -178,6 +181,30 @@ GatewayTargets(
     ),
     opts=on_cluster,
 )
+# The graph store, before the service that uses it; its edition and backups are the AWS layer's.
+graph_edition = Neo4jEdition(aws_layer.value_now("neo4jEdition"))
+enterprise_graph = graph_edition is Neo4jEdition.ENTERPRISE
+graph = GraphDatabase(
+    "graph",
+    GraphDatabaseArgs(
+        provider=provider,
+        kubernetes_version=aws_layer.text("kubernetesVersion"),
+        region=aws_layer.text("region"),
+        edition=graph_edition,
+        settings=config.neo4j,
+        placement=graph_nodes,
+        password_secret_arn=aws_layer.text("neo4jPasswordSecretArn"),
+        secret_reader_role_arn=aws_layer.text("neo4jSecretReaderRoleArn"),
+        volume_tags=aws_layer.get("neo4jVolumeTags"),
+        vpc_cidr=aws_layer.text("vpcCidr"),
+        protected=DataProtection(aws_layer.value_now("dataProtection")) is DataProtection.PROTECTED,
+        backup_bucket_name=aws_layer.text("neo4jBackupBucketName") if enterprise_graph else None,
+        backup_role_arn=aws_layer.text("neo4jBackupRoleArn") if enterprise_graph else None,
+        mesh=mesh.istiod,
+        after=[services.external_secrets],
+    ),
+    opts=on_cluster,
+)
 app = PhilosophyApp(
     "app",
     PhilosophyAppArgs(
@@ -196,6 +223,7 @@ app = PhilosophyApp(
         ),
         llm_secret_arn=aws_layer.text("llmApiKeySecretArn"),
         jwt_secret_arn=aws_layer.text("jwtSecretArn"),
+        graph_secret_arn=aws_layer.text("neo4jPasswordSecretArn"),
         assets_bucket_name=aws_layer.text("assetsBucketName"),
         role_arns={account: aws_layer.role_arn(account) for account in (SECRET_READER, API, WORKER)},
         mesh=mesh.istiod,
@@ -308,6 +336,7 @@ delivery = ServiceDelivery(
             services.vpa,
             storage.scratch,
             *app.ready,
+            *graph.ready,
             schema,
         ],
     ),
@@ -333,6 +362,9 @@ ClusterReaders(
             "argocd": argo_cd.release,
             "argo-rollouts": rollouts.release,
             "aws-load-balancer-controller": load_balancer_controller.release,
+            # The servers' releases (one per server), and Enterprise's backup releases in their own namespace.
+            "neo4j": graph.releases[0],
+            **({"neo4j-backup": graph.backup_releases[0]} if graph.backup_releases else {}),
         },
     ),
     opts=on_cluster,

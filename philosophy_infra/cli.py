@@ -84,12 +84,56 @@ def _main(argv: list[str] | None) -> int:
     render.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the directory differs from what render makes"
     )
+    _add_dr_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "dr":
+        return _dr(args)
     if args.command == "diff":
         return _diff(args)
     if args.command == "render":
         return _render(args)
     return _plan(args)
+
+
+def _add_dr_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dr = sub.add_parser(
+        "dr", help="disaster recovery: recovery points against the RPO, a restore drill against the RTO (reads AWS)"
+    )
+    commands = dr.add_subparsers(dest="dr_command", required=True)
+    status = commands.add_parser(
+        "status",
+        help="the newest recovery point of every protected resource in the stack's and the DR region, against the "
+        "RPO; exit 1 if any is beyond it or missing",
+    )
+    drill = commands.add_parser(
+        "drill",
+        help="restore the database's latest recovery point into the DR region, isolated; time it against the RTO, "
+        "check it answers, delete it",
+    )
+    for command in (status, drill):
+        command.add_argument("--stack", required=True, help="stack name: names and regions from Pulumi.<stack>.yaml")
+        command.add_argument("--project-dir", type=Path, help="the checkout (default: from cwd)")
+    status.add_argument("--json", metavar="PATH", help="write the status as JSON; '-' for stdout (then no table)")
+    drill.add_argument("--keep", action="store_true", help="keep the restored instance (default: delete it)")
+    drill.add_argument(
+        "--poll-seconds", type=float, default=30, help="seconds between status polls while restoring (default: 30)"
+    )
+    drill.add_argument("--subnet-group", metavar="NAME", help="DB subnet group in the DR region for the instance")
+    drill.add_argument(
+        "--security-group", metavar="ID", action="append", help="VPC security group for the instance (repeatable)"
+    )
+    drill.add_argument(
+        "--connect",
+        action="store_true",
+        help="also open a TCP connection to the endpoint (needs a route into the DR VPC; off by default)",
+    )
+
+
+def _dr(args: argparse.Namespace) -> int:
+    # Imported here: boto3 and the config models are for `dr` alone.
+    from philosophy_infra.dr import command
+
+    return command.status(args) if args.dr_command == "status" else command.drill(args)
 
 
 def _diff(args: argparse.Namespace) -> int:

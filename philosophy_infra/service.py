@@ -72,3 +72,15 @@ LOAD_BALANCER_CONTROLLER_NAMESPACE = LOAD_BALANCER_CONTROLLER = "aws-load-balanc
 # (80, bound through the unprivileged-port sysctl; 80 on the Service too) and Istio's readiness on the status
 # port (`/healthz/ready`). The AWS layer's target group checks the latter; its security group rules open both.
 INGRESS_GATEWAY_TRAFFIC_PORT, INGRESS_GATEWAY_HEALTH_PORT = 80, 15021
+
+# The graph store: Neo4j in a namespace of its own (graph_database.py). The service reaches it on Bolt only, through
+# one ClusterIP Service across its servers; `neo4j://` lets the driver route (reads, writes) in a cluster.
+NEO4J_NAMESPACE = NEO4J_SERVICE = "neo4j"
+NEO4J_BOLT_PORT, NEO4J_BACKUP_PORT = 7687, 6362
+NEO4J_URI = f"neo4j://{NEO4J_SERVICE}.{NEO4J_NAMESPACE}.svc:{NEO4J_BOLT_PORT}"
+NEO4J_USER = "neo4j"
+# The namespace's reader of the `neo4j` user's password (its SecretStore), and the backup job's account, which writes
+# the backup bucket (Enterprise), in a namespace of its own (its chart's pods cannot meet `restricted`). Both IRSA
+# roles are the AWS layer's GraphStore's.
+NEO4J_SECRET_READER = "neo4j-secrets-reader"
+NEO4J_BACKUP_NAMESPACE = NEO4J_BACKUP = "neo4j-backup"

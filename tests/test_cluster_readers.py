@@ -143,6 +143,9 @@ def test_the_readers_read_helm_records_only_in_the_releases_namespaces(
             "argocd",
             "argo-rollouts",
             "aws-load-balancer-controller",
+            "neo4j",
+            # Enterprise's backup releases (prod's edition), in their own namespace.
+            *(["neo4j-backup"] if stack == "prod" else []),
         }
     )
     for binding, role in namespaced:

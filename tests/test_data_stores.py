@@ -389,7 +389,12 @@ def test_app_secrets_names_are_unambiguous_and_their_recovery_window_fits_the_st
 ) -> None:
     for plan, days in ((prod_plan, 30), (staging_plan, 7)):
         named = [s for s in plan.of_type("aws:secretsmanager/secret:Secret") if s.inputs.get("name")]
-        assert {s.inputs["name"].split("/")[1] for s in named} == {"llm-api-key", "jwt-signing-key", "git-repository"}
+        assert {s.inputs["name"].split("/")[1] for s in named} == {
+            "llm-api-key",
+            "jwt-signing-key",
+            "git-repository",
+            "neo4j-password",
+        }
         for secret in named:
             # Secrets Manager reads "-" and six characters at the end of a name as an ARN's random suffix.
             assert not re.search(r"-[A-Za-z0-9]{6}$", secret.inputs["name"]), secret.inputs["name"]

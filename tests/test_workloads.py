@@ -228,6 +228,9 @@ def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan)
         (NS, "cache-credentials"): {out["cacheAuthSecretArn"]},
         (NS, "app-secrets"): {out["jwtSecretArn"]},
         (NS, "llm-credentials"): {out["llmApiKeySecretArn"]},
+        # Neo4j's password: for the service's graph clients, and for Neo4j itself in its namespace.
+        (NS, "graph-credentials"): {out["neo4jPasswordSecretArn"]},
+        ("neo4j", "neo4j-auth"): {out["neo4jPasswordSecretArn"]},
         # The master secret only in the schema Job's namespace.
         (SCHEMA_NS, "database-admin"): {out["databaseMasterSecretArn"]},
         # The monitoring user's: its password's verifier for the Job, the password for the exporter.
@@ -243,10 +246,15 @@ def test_secrets_are_references_to_secrets_manager_never_values(prod_plan: Plan)
     for o in objects(prod_plan):
         if o["kind"] == "ExternalSecret":
             assert o["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}, "deploy waits for sync"
-    # Pulumi writes only the values it generates (the cache's AUTH token, the monitoring user's password), both
-    # as secrets: operators put the LLM key, the JWT secret and the repository's credentials in Secrets Manager.
+    # Pulumi writes only the values it generates (the cache's AUTH token, the monitoring user's and Neo4j's
+    # passwords), all as secrets: operators put the LLM key, the JWT secret and the repository's credentials in
+    # Secrets Manager.
     versions = prod_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-    assert sorted(v.name for v in versions) == ["cache-auth-value", "database-monitor-value"]
+    assert sorted(v.name for v in versions) == [
+        "cache-auth-value",
+        "database-monitor-value",
+        "graph-store-password-value",
+    ]
     assert all(v.inputs["secretString"] == "[secret]" for v in versions)
     admin = obj(prod_plan, "ExternalSecret", "database-admin", SCHEMA_NS)["spec"]["target"]["template"]["data"]
     url = admin["DATABASE_URL"]
@@ -269,7 +277,12 @@ def test_external_secrets_may_read_this_services_secrets_only(prod_plan: Plan) -
     read = next(st for st in policy["Statement"] if st["Sid"] == "ReadTheServiceSecrets")
     out = prod_plan.outputs
     # Never the database's master secret: the app namespace cannot read it at all.
-    assert set(read["Resource"]) == {out["cacheAuthSecretArn"], out["jwtSecretArn"], out["llmApiKeySecretArn"]}
+    assert set(read["Resource"]) == {
+        out["cacheAuthSecretArn"],
+        out["jwtSecretArn"],
+        out["llmApiKeySecretArn"],
+        out["neo4jPasswordSecretArn"],
+    }
     admin = json.loads(
         prod_plan.one("aws:iam/rolePolicy:RolePolicy", "workload-roles-schema-admin-inline").inputs["policy"]
     )
@@ -459,6 +472,8 @@ def test_services_and_service_accounts(prod_plan: Plan) -> None:
         "database-monitor-reader",
         "search-admin",
         "repository-reader",
+        "neo4j-secrets-reader",
+        "neo4j-backup",
     }
     assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
     irsa = {n for n, a in accounts.items() if "eks.amazonaws.com/role-arn" in (a["metadata"].get("annotations") or {})}
@@ -865,6 +880,9 @@ def test_every_secret_key_a_pod_reads_is_in_its_external_secret(prod_plan: Plan)
         ("philosophy-websocket", "app-secrets"),
         ("claude-worker", "cache-credentials"),
         ("claude-worker", "llm-credentials"),
+        # The graph's clients, not the websocket.
+        ("philosophy-api", "graph-credentials"),
+        ("claude-worker", "graph-credentials"),
     }
 
 

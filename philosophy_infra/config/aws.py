@@ -30,8 +30,10 @@ from philosophy_infra.config.cache import CacheConfig
 from philosophy_infra.config.cluster import ClusterConfig, NodeGroupConfig
 from philosophy_infra.config.database import DatabaseConfig
 from philosophy_infra.config.edge import EdgeConfig
+from philosophy_infra.config.neo4j import Neo4jConfig
 from philosophy_infra.config.network import NetworkConfig
 from philosophy_infra.config.placeholders import RunMode, check_placeholders, run_mode
+from philosophy_infra.config.recovery import RecoveryConfig
 from philosophy_infra.config.runner import DeployRunnerConfig
 from philosophy_infra.config.search import SearchConfig
 from philosophy_infra.naming import Naming
@@ -54,12 +56,15 @@ class AwsStackConfig(LayerModel):
     cluster: ClusterConfig
     node_groups: dict[str, NodeGroupConfig] = Field(min_length=1)
     database: DatabaseConfig
+    disaster_recovery: RecoveryConfig
     cache: CacheConfig
     deploy_runner: DeployRunnerConfig
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     search: SearchConfig
     edge: EdgeConfig = Field(default_factory=EdgeConfig)
+    # An explicit alias: the camelCase generator would write `neo4J`.
+    neo4j: Neo4jConfig = Field(default_factory=Neo4jConfig, alias="neo4j")
 
     def issues(self) -> Iterator[ConfigIssue]:
         if problem := regions.region_problem(self.region):
@@ -91,12 +96,14 @@ class AwsStackConfig(LayerModel):
         if not network_issues:
             yield from address_issues(self.node_groups, self.network.tier_subnets()["private"])
         yield from self.database.issues(self.protected)
+        yield from self.disaster_recovery.issues(self.region)
         yield from self.cache.issues(self.protected)
         yield from self.deploy_runner.issues()
         yield from self.alarms.issues()
         yield from self.alerting.issues()
         yield from self.search.issues(len(self.network.availability_zones))
         yield from self.edge.issues()
+        yield from self.neo4j.issues()
 
     @property
     def protected(self) -> bool:

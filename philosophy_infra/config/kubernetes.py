@@ -20,6 +20,7 @@ from philosophy_infra.config.aws import running_config
 from philosophy_infra.config.base import KUBERNETES_NAMESPACE, ConfigIssue, LayerModel, Model, parse_stack_config
 from philosophy_infra.config.delivery import DeliveryConfig
 from philosophy_infra.config.monitoring import MonitoringConfig
+from philosophy_infra.config.neo4j import Neo4jServersConfig
 from philosophy_infra.config.placeholders import RunMode, check_placeholders, run_mode
 from philosophy_infra.config.tracing import TracingConfig
 from philosophy_infra.config.workloads import WorkloadsConfig
@@ -58,6 +59,8 @@ class KubernetesStackConfig(LayerModel):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    # `neo4jServers`, not `neo4j`: that is the AWS layer's key (the edition, the backups), and no key is in both.
+    neo4j: Neo4jServersConfig = Field(default_factory=Neo4jServersConfig, alias="neo4jServers")
 
     def issues(self) -> Iterator[ConfigIssue]:
         yield from self.aws_layer.issues()
@@ -65,6 +68,7 @@ class KubernetesStackConfig(LayerModel):
         yield from self.cluster_autoscaler.issues()
         yield from self.monitoring.issues()
         yield from self.delivery.issues()
+        yield from self.neo4j.issues()
 
     @classmethod
     def from_raw(cls, stack: str, raw: Mapping[str, Any]) -> KubernetesStackConfig:

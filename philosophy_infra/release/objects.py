@@ -39,6 +39,8 @@ RDS_CA_CONFIG_MAP = "rds-ca"
 SCRATCH_STORAGE_CLASS = "gp3-scratch"
 # The Secrets External Secrets writes (philosophy_app.py): what each workload reads into its environment.
 CACHE_CREDENTIALS, APP_SECRETS, LLM_CREDENTIALS = "cache-credentials", "app-secrets", "llm-credentials"
+# The `neo4j` user's password (NEO4J_PASSWORD), for the workloads that use the graph.
+GRAPH_CREDENTIALS = "graph-credentials"
 # The seed's VPA bounds for the api container.
 VPA_MIN, VPA_MAX = {"cpu": "100m", "memory": "128Mi"}, {"cpu": "2", "memory": "2Gi"}
 NO_WORKER_HEALTH = (
@@ -195,7 +197,7 @@ def api_rollout(inputs: ReleaseInputs) -> dict[str, Any]:
             {"name": "metrics", "containerPort": METRICS_PORT},
         ],
         "env": settings_env(inputs, API),
-        "envFrom": env_from(CACHE_CREDENTIALS, APP_SECRETS),
+        "envFrom": env_from(CACHE_CREDENTIALS, APP_SECRETS, GRAPH_CREDENTIALS),
         "resources": resources(s.api),
         # The seed's timings. The sidecar answers the kubelet's probes for the container (Istio rewrites them).
         "livenessProbe": {
@@ -288,7 +290,7 @@ def worker_deployment(inputs: ReleaseInputs) -> dict[str, Any]:
             {"name": "WORKER_CONCURRENCY", "value": str(s.worker.concurrency)},
             {"name": "CLAUDE_RATE_LIMIT", "value": str(s.worker.rate_limit)},
         ],
-        "envFrom": env_from(CACHE_CREDENTIALS, LLM_CREDENTIALS),
+        "envFrom": env_from(CACHE_CREDENTIALS, LLM_CREDENTIALS, GRAPH_CREDENTIALS),
         # Its Claude calls (claude_api_requests_total, claude_api_errors_total), scraped by Prometheus: the
         # worker, not the api, talks to the LLM API.
         "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],

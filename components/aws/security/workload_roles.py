@@ -1,8 +1,8 @@
 """The AWS roles of the service's Kubernetes service accounts (IRSA), each allowed exactly what that account
 needs. They live in the AWS layer; the Kubernetes layer only annotates its service accounts with their ARNs.
 
-- `secrets-reader`: the app namespace's SecretStore; reads the cache token, the JWT key and the LLM key,
-  decrypting through Secrets Manager only. Never the database's master secret.
+- `secrets-reader`: the app namespace's SecretStore; reads the cache token, the JWT key, the LLM key and Neo4j's
+  password, decrypting through Secrets Manager only. Never the database's master secret.
 - `philosophy-api`: reads and writes the assets bucket (and uses its key); logs in to PostgreSQL as the
   application user with IAM database authentication (`rds-db:connect` on that one user).
 - `claude-worker`: reads its LLM API key; logs in to PostgreSQL like the api.

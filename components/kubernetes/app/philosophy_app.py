@@ -28,6 +28,7 @@ from philosophy_infra.release.objects import (
     APP_SECRETS,
     CACHE_CREDENTIALS,
     ENDPOINTS_CONFIG_MAP,
+    GRAPH_CREDENTIALS,
     LLM_CREDENTIALS,
     METRICS_PORT,
     RDS_CA_CONFIG_MAP,
@@ -42,6 +43,10 @@ from philosophy_infra.service import (
     INGRESS_NAMESPACE,
     ISTIO_NAMESPACE,
     MONITORING_NAMESPACE,
+    NEO4J_BOLT_PORT,
+    NEO4J_NAMESPACE,
+    NEO4J_URI,
+    NEO4J_USER,
     SECRET_READER,
     TRACING_NAMESPACE,
     WEBSOCKET,
@@ -72,6 +77,8 @@ class PhilosophyAppArgs:
     data: DataEndpoints
     llm_secret_arn: pulumi.Input[str]
     jwt_secret_arn: pulumi.Input[str]
+    graph_secret_arn: pulumi.Input[str]
+    """The `neo4j` user's password (the AWS layer's GraphStore): `username` and `password`."""
     assets_bucket_name: pulumi.Input[str]
     role_arns: Mapping[str, pulumi.Input[str]]
     """The IRSA roles the AWS layer made, by service account (secrets-reader, api, worker)."""
@@ -127,6 +134,9 @@ class PhilosophyApp(pulumi.ComponentResource):
                 # The seed's ELASTICSEARCH_URL. Requests are signed with the api's IAM role (SigV4, service `es`);
                 # the domain's role mapping lets it use `philosophy-*` indices, whose replicas its template sets.
                 "SEARCH_URL": pulumi.Output.concat("https://", data.search_endpoint),
+                # The graph (GraphDatabase): its Service across the servers; the password is in `graph-credentials`.
+                "NEO4J_URI": NEO4J_URI,
+                "NEO4J_USER": NEO4J_USER,
                 # The worker's key, by reference: the value is in its `llm-credentials` Secret.
                 "CLAUDE_API_KEY_SECRET_ARN": args.llm_secret_arn,
             },
@@ -213,6 +223,15 @@ class PhilosophyApp(pulumi.ComponentResource):
             ),
             APP_SECRETS: ([{"secretKey": "JWT_SECRET", "remoteRef": {"key": args.jwt_secret_arn}}], None),
             LLM_CREDENTIALS: ([{"secretKey": "CLAUDE_API_KEY", "remoteRef": {"key": args.llm_secret_arn}}], None),
+            GRAPH_CREDENTIALS: (
+                [
+                    {
+                        "secretKey": "NEO4J_PASSWORD",
+                        "remoteRef": {"key": args.graph_secret_arn, "property": "password"},
+                    }
+                ],
+                None,
+            ),
         }
         return {
             secret_name: external_secret(
@@ -235,6 +254,16 @@ class PhilosophyApp(pulumi.ComponentResource):
         )
         database = {"to": data_stores, "ports": [{"protocol": "TCP", "port": DATABASE_PORT}]}
         cache = {"to": data_stores, "ports": [{"protocol": "TCP", "port": CACHE_PORT}]}
+        # Bolt, to Neo4j's servers (the driver routes to each of a cluster's servers, all on this port).
+        graph = {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NEO4J_NAMESPACE}},
+                    "podSelector": {"matchLabels": {"helm.neo4j.com/neo4j.name": NEO4J_NAMESPACE}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": NEO4J_BOLT_PORT}],
+        }
         # AWS APIs (STS for IRSA, S3, Secrets Manager) and the LLM API are HTTPS on the internet or via NAT.
         https = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}
         # The ingress gateway's pods, the only way in: the load balancers (the edge's) reach the gateway, not pods
@@ -296,7 +325,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                     {"from": from_gateway, "ports": [{"protocol": "TCP", "port": API_PORT}]},
                     {"from": from_monitoring, "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
                 ],
-                "egress": [database, cache, https],
+                "egress": [database, cache, graph, https],
             },
             WEBSOCKET: {
                 "podSelector": {"matchLabels": {"app": WEBSOCKET}},
@@ -308,7 +337,7 @@ class PhilosophyApp(pulumi.ComponentResource):
                 "podSelector": {"matchLabels": {"app": WORKER}},
                 "policyTypes": ["Ingress", "Egress"],
                 "ingress": [{"from": from_monitoring, "ports": [{"protocol": "TCP", "port": METRICS_PORT}]}],
-                "egress": [database, cache, https],
+                "egress": [database, cache, graph, https],
             },
         }
         created: list[pulumi.Resource] = []

@@ -26,7 +26,7 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 # By API group, every resource the layer creates. tests/test_cluster_readers.py fails when the offline plan of a
 # stack has a kind that is not here.
 READ_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("", ("configmaps", "namespaces", "persistentvolumeclaims", "serviceaccounts")),
+    ("", ("configmaps", "endpoints", "namespaces", "persistentvolumeclaims", "serviceaccounts", "services")),
     # Argo CD's objects for the service (not the release objects it syncs: those are Argo CD's to read).
     ("argoproj.io", ("applications", "appprojects")),
     # The load balancer controller's CRDs, which the layer applies itself (Helm would not upgrade them).

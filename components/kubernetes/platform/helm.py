@@ -19,13 +19,15 @@ def pinned_release(
     *,
     create_namespace: bool = True,
     skip_crds: bool = False,
+    release_name: str | None = None,
 ) -> k8s.helm.v3.Release:
     """`chart` is (name, version, repository URL); the release takes the chart's name. `skip_crds`: the chart's
-    `crds/` are applied by the component instead (Helm installs them on install only, never on upgrade)."""
+    `crds/` are applied by the component instead (Helm installs them on install only, never on upgrade).
+    `release_name`: for a chart installed more than once (one release per Neo4j server)."""
     chart_name, version, repo = chart
     return k8s.helm.v3.Release(
         resource_name,
-        name=chart_name,
+        name=release_name or chart_name,
         chart=chart_name,
         version=version,
         repository_opts={"repo": repo},

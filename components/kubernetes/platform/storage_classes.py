@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -56,14 +57,24 @@ def encrypted_gp3_storage_class(
     reclaim_policy: pulumi.Input[str],
     default: bool,
     opts: pulumi.ResourceOptions,
+    volume_tags: pulumi.Input[Mapping[str, str]] | None = None,
 ) -> k8s.storage.v1.StorageClass:
-    """An EBS CSI StorageClass of encrypted gp3 volumes, bound where the pod lands (its zone), expandable."""
+    """An EBS CSI StorageClass of encrypted gp3 volumes, bound where the pod lands (its zone), expandable.
+    `volume_tags`: tags the driver puts on each volume it creates (`tagSpecification_<n>`), for a snapshot policy."""
+    parameters = pulumi.Output.from_input(volume_tags or {}).apply(
+        lambda tags: {
+            "type": "gp3",
+            "encrypted": "true",
+            "csi.storage.k8s.io/fstype": "ext4",
+            **{f"tagSpecification_{i}": f"{k}={v}" for i, (k, v) in enumerate(sorted(tags.items()), start=1)},
+        }
+    )
     annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
     return k8s.storage.v1.StorageClass(
         resource_name,
         metadata={"name": class_name, "annotations": annotations},
         provisioner="ebs.csi.aws.com",
-        parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+        parameters=parameters,
         volume_binding_mode="WaitForFirstConsumer",
         allow_volume_expansion=True,
         reclaim_policy=reclaim_policy,

@@ -1,0 +1,253 @@
+"""The pure part of `dr status`: recovery points, their age against the RPO, and the report as a table or JSON.
+
+Nothing here talks to AWS; philosophy_infra.dr.status fills these types from the account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+# What a point's `source` says, in the table and the JSON.
+PITR = "point in time"  # RDS automated backups: LatestRestorableTime
+VAULT = "vault"  # an AWS Backup recovery point in the stack region's vault
+REPLICA = "replicated backup"  # the RDS automated backups replicated into the DR region: RestoreWindow.LatestTime
+VAULT_COPY = "vault copy"  # an AWS Backup copy in the DR region's vault
+
+
+@dataclass(frozen=True)
+class Point:
+    """A recovery point: a restore could bring the resource back as it was at `at`."""
+
+    at: datetime
+    source: str
+    arn: str | None = None
+
+
+def newest(points: Iterable[Point]) -> Point | None:
+    return max(points, key=lambda p: p.at, default=None)
+
+
+def age(now: datetime, at: datetime) -> timedelta:
+    # AWS's clock and this machine's differ by a second or two: a point is never younger than now.
+    return max(now - at, timedelta(0))
+
+
+def beyond(elapsed: timedelta, hours: int) -> bool:
+    """Whether `elapsed` is over an objective of `hours` (exactly at the objective still meets it)."""
+    return elapsed > timedelta(hours=hours)
+
+
+def lag(primary: Point | None, dr: Point | None) -> timedelta | None:
+    """How far the DR region's newest point trails the stack region's: what a regional loss would cost on top of
+    the stack region's own recovery point."""
+    if primary is None or dr is None:
+        return None
+    return max(primary.at - dr.at, timedelta(0))
+
+
+def duration(delta: timedelta) -> str:
+    """A short, human duration, truncated to its two largest units: `45s`, `12m`, `3h 05m`, `2d 04h`."""
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class RegionState:
+    region: str
+    newest: Point | None
+    problem: str | None = None
+    """Why there is nothing to look at, e.g. the vault does not exist: said next to "no recovery point"."""
+
+
+@dataclass(frozen=True)
+class Replication:
+    """What AWS reports about the copying into the DR region: the replicated automated backup's status for the
+    database, the newest copy job's state for an AWS Backup resource."""
+
+    state: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class RestoreTest:
+    """The newest restore job of the restore testing plan for one resource."""
+
+    status: str
+    started: datetime
+    took: timedelta | None
+    """None while it runs."""
+
+
+@dataclass(frozen=True)
+class ResourceStatus:
+    name: str
+    kind: str
+    arn: str | None
+    primary: RegionState
+    dr: RegionState
+    replication: Replication | None = None
+    restore_test: RestoreTest | None = None
+
+    @property
+    def lag(self) -> timedelta | None:
+        return lag(self.primary.newest, self.dr.newest)
+
+    def problems(self, now: datetime, rpo_hours: int) -> list[str]:
+        """One line per region whose newest point is missing or beyond the RPO."""
+        found = []
+        for state in (self.primary, self.dr):
+            if state.newest is None:
+                why = f" ({state.problem})" if state.problem else ""
+                found.append(f"{self.name}: no recovery point in {state.region}{why}")
+            elif beyond(old := age(now, state.newest.at), rpo_hours):
+                found.append(
+                    f"{self.name}: newest recovery point in {state.region} is {duration(old)} old "
+                    f"({state.newest.source}, {iso(state.newest.at)}), beyond the RPO of {rpo_hours}h"
+                )
+        return found
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    stack: str
+    region: str
+    dr_region: str
+    rpo_hours: int
+    checked_at: datetime
+    resources: list[ResourceStatus]
+    notes: list[str] = field(default_factory=list)
+    """What could not be read and does not decide the exit code (e.g. no restore testing plan)."""
+
+    def problems(self) -> list[str]:
+        return [line for r in self.resources for line in r.problems(self.checked_at, self.rpo_hours)]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": "philosophy-infra/dr-status/v1",
+            "stack": self.stack,
+            "region": self.region,
+            "drRegion": self.dr_region,
+            "rpoHours": self.rpo_hours,
+            "checkedAt": iso(self.checked_at),
+            "ok": self.ok,
+            "resources": [self._resource_json(r) for r in self.resources],
+            "problems": self.problems(),
+            "notes": self.notes,
+        }
+
+    def _resource_json(self, resource: ResourceStatus) -> dict[str, Any]:
+        def region(state: RegionState) -> dict[str, Any]:
+            point = state.newest
+            old = age(self.checked_at, point.at) if point else None
+            return {
+                "region": state.region,
+                "newest": iso(point.at) if point else None,
+                "source": point.source if point else None,
+                "recoveryPoint": point.arn if point else None,
+                "ageSeconds": int(old.total_seconds()) if old is not None else None,
+                "withinRpo": old is not None and not beyond(old, self.rpo_hours),
+                "problem": state.problem,
+            }
+
+        replication = resource.replication
+        test = resource.restore_test
+        lagging = resource.lag
+        return {
+            "name": resource.name,
+            "type": resource.kind,
+            "arn": resource.arn,
+            "primary": region(resource.primary),
+            "dr": region(resource.dr),
+            "replication": {
+                "state": replication.state if replication else None,
+                "detail": replication.detail if replication else None,
+                "lagSeconds": int(lagging.total_seconds()) if lagging is not None else None,
+            },
+            "lastRestoreTest": {
+                "status": test.status,
+                "started": iso(test.started),
+                "durationSeconds": int(test.took.total_seconds()) if test.took is not None else None,
+            }
+            if test
+            else None,
+            "withinRpo": not resource.problems(self.checked_at, self.rpo_hours),
+        }
+
+    def render(self) -> str:
+        header = [
+            "RESOURCE",
+            "TYPE",
+            f"{self.region} (stack)",
+            f"{self.dr_region} (DR)",
+            "REPLICATION",
+            "LAST RESTORE TEST",
+            f"RPO {self.rpo_hours}h",
+        ]
+        rows = [header, *(self._row(r) for r in self.resources)]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = [
+            f"dr status of stack {self.stack}: {self.region} -> {self.dr_region}, RPO {self.rpo_hours}h, "
+            f"checked {iso(self.checked_at)}",
+            "",
+            *("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows),
+        ]
+        problems = self.problems()
+        if problems:
+            lines += ["", f"beyond the RPO of {self.rpo_hours}h, or without a recovery point:"]
+            lines += [f"  - {line}" for line in problems]
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        failing = sum(1 for r in self.resources if r.problems(self.checked_at, self.rpo_hours))
+        verdict = (
+            f"{failing} of {len(self.resources)} resource(s) beyond the RPO of {self.rpo_hours}h"
+            if problems
+            else f"all {len(self.resources)} resource(s) within the RPO of {self.rpo_hours}h"
+        )
+        return "\n".join([*lines, "", verdict])
+
+    def _row(self, resource: ResourceStatus) -> list[str]:
+        def point(state: RegionState) -> str:
+            if state.newest is None:
+                return "none"
+            return f"{duration(age(self.checked_at, state.newest.at))} ago ({state.newest.source})"
+
+        replication = resource.replication
+        lagging = resource.lag
+        parts = [replication.state] if replication else []
+        if lagging is not None:
+            parts.append(f"lag {duration(lagging)}")
+        test = resource.restore_test
+        if test is None:
+            restore = "-"
+        else:
+            took = f" in {duration(test.took)}" if test.took is not None else ""
+            restore = f"{test.status}{took}, {duration(age(self.checked_at, test.started))} ago"
+        verdict = "BEYOND" if resource.problems(self.checked_at, self.rpo_hours) else "ok"
+        return [
+            resource.name,
+            resource.kind,
+            point(resource.primary),
+            point(resource.dr),
+            ", ".join(parts) or "-",
+            restore,
+            verdict,
+        ]
