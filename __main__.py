@@ -36,6 +36,10 @@ from components.aws.network.network import Network, NetworkArgs
 from components.aws.observability.alert_receivers import AlertReceivers, AlertReceiversArgs
 from components.aws.observability.data_store_alarms import DataStoreAlarms, DataStoreAlarmsArgs, cache_node_ids
 from components.aws.observability.node_capacity_alarms import NodeCapacityAlarms, NodeCapacityAlarmsArgs
+from components.aws.recovery.backup_plans import BACKUP_TAG_KEY, BackupPlans, BackupPlansArgs, continuous_tag
+from components.aws.recovery.backup_vaults import BackupVaults, BackupVaultsArgs
+from components.aws.recovery.cross_region import CrossRegionReplication, CrossRegionReplicationArgs
+from components.aws.recovery.recovery_proof import RecoveryProof, RecoveryProofArgs
 from components.aws.security.app_secrets import REPOSITORY_SECRETS, AppSecrets, AppSecretsArgs
 from components.aws.security.role_limits import RoleLimits
 from components.aws.security.workload_roles import WorkloadRoles, WorkloadRolesArgs, database_user_arn
@@ -54,6 +58,10 @@ tags = common_tags(
 )
 aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": tags})
 with_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
+# The DR region's: where backups are copied and replicated to.
+dr_provider = aws.Provider("aws-dr", region=config.disaster_recovery.region, default_tags={"tags": tags})
+# What AWS Backup's continuous plan (point-in-time recovery) selects: the database and the assets bucket.
+continuous_backup = {BACKUP_TAG_KEY: continuous_tag(names.prefix)}
 # Every role below: under this environment's path, with its boundary from the bootstrap (its deploy role creates
 # no other).
 role_limits = RoleLimits.of_environment(pulumi.get_stack(), pulumi.InvokeOutputOptions(provider=aws_provider))
@@ -94,6 +102,7 @@ assets = AssetsBucket(
         noncurrent_version_expiration_days=config.assets.noncurrent_version_expiration_days,
         abort_incomplete_multipart_upload_days=config.assets.abort_incomplete_multipart_upload_days,
         data_protection=config.data_protection,
+        backup_tags=continuous_backup,
     ),
     opts=with_aws,
 )
@@ -218,6 +227,7 @@ database = Database(
         db_subnet_group_name=network.db_subnet_group_name,
         node_security_group_id=cluster.node_security_group_id,
         data_protection=config.data_protection,
+        backup_tags=continuous_backup,
     ),
     opts=with_aws,
 )
@@ -269,8 +279,15 @@ NodeCapacityAlarms(
     opts=with_aws,
 )
 
+# Values operators put in, which nothing could re-create: replicated to the DR region.
 app_secrets = AppSecrets(
-    "app-secrets", AppSecretsArgs(name_prefix=names.prefix, data_protection=config.data_protection), opts=with_aws
+    "app-secrets",
+    AppSecretsArgs(
+        name_prefix=names.prefix,
+        data_protection=config.data_protection,
+        replica_region=config.disaster_recovery.region,
+    ),
+    opts=with_aws,
 )
 # Argo CD's credentials for this repository (a GitHub App's), with their own key: no account of the service reads them.
 repository_secrets = AppSecrets(
@@ -281,6 +298,7 @@ repository_secrets = AppSecrets(
         key_alias="repository-secrets",
         purpose="the git repository's credentials (Argo CD)",
         data_protection=config.data_protection,
+        replica_region=config.disaster_recovery.region,
     ),
     opts=with_aws,
 )
@@ -295,6 +313,70 @@ graph = GraphStore(
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
         region=config.region,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+
+# Backup and DR: vaults here and in the DR region, plans selected by tag (the database, the assets, Neo4j's
+# backups), the database's backups and the assets replicated to the DR region, and the proof (restore tests, the
+# audit framework, reports). The cache is not backed up across regions: it is rebuilt (README, Disaster recovery).
+recovery = config.disaster_recovery
+vault_lock = recovery.effective_vault_lock(config.protected)
+vaults = BackupVaults(
+    "backup-vaults",
+    BackupVaultsArgs(
+        name_prefix=names.prefix,
+        dr_provider=dr_provider,
+        vault_lock=vault_lock,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+backup_plans = BackupPlans(
+    "backup-plans",
+    BackupPlansArgs(
+        role_limits=role_limits,
+        name_prefix=names.prefix,
+        settings=recovery,
+        vault_name=vaults.vault_name,
+        dr_vault_arn=vaults.dr_vault_arn,
+        bucket_key_arns=[key for key in (assets.kms_key_arn, graph.backup_key_arn) if key is not None],
+    ),
+    opts=with_aws,
+)
+replication = CrossRegionReplication(
+    "dr-replication",
+    CrossRegionReplicationArgs(
+        role_limits=role_limits,
+        name_prefix=names.prefix,
+        region=config.region,
+        dr_region=recovery.region,
+        dr_provider=dr_provider,
+        database_arn=database.arn,
+        database_backup_retention_days=config.database.backup_retention_days,
+        assets_bucket_id=assets.bucket_id,
+        assets_bucket_arn=assets.bucket_arn,
+        assets_key_arn=assets.kms_key_arn,
+        assets_versioning=assets.versioning,
+        noncurrent_version_expiration_days=config.assets.noncurrent_version_expiration_days,
+        data_protection=config.data_protection,
+    ),
+    opts=with_aws,
+)
+recovery_proof = RecoveryProof(
+    "recovery-proof",
+    RecoveryProofArgs(
+        name_prefix=names.prefix,
+        settings=recovery,
+        vault_lock=vault_lock,
+        dr_region=recovery.region,
+        vault_arn=vaults.vault_arn,
+        backup_role_arn=backup_plans.role_arn,
+        vpc_id=network.vpc_id,
+        database_arn=database.arn,
+        database_subnet_group_name=network.db_subnet_group_name,
+        assets_bucket_arn=assets.bucket_arn,
         data_protection=config.data_protection,
     ),
     opts=with_aws,
@@ -497,6 +579,15 @@ pulumi.export("cdnDistributionId", cdn.distribution_id)
 # The mesh gateway's target group: the Kubernetes layer binds the gateway's pods to it (TargetGroupBinding).
 pulumi.export("gatewayTargetGroupArn", load_balancer.target_group_arn)
 pulumi.export("dataProtection", config.data_protection.value)
+pulumi.export("drRegion", recovery.region)
+pulumi.export("backupVaultName", vaults.vault_name)
+pulumi.export("drBackupVaultArn", vaults.dr_vault_arn)
+pulumi.export("backupVaultLock", vault_lock.value)
+pulumi.export("restoreTestingPlanName", recovery_proof.restore_testing_plan_name)
+pulumi.export("backupReportsBucketName", recovery_proof.reports_bucket_name)
+# What a DR stack restores from: the database's replicated automated backups, the assets' replica.
+pulumi.export("databaseBackupsReplicationArn", replication.database_replication_arn)
+pulumi.export("assetsReplicaBucketName", replication.assets_replica_bucket_name)
 pulumi.export("deployRunnerProject", runner.project_name)
 pulumi.export("deployRunnerRoleArn", runner.role_arn)
 pulumi.export("deployRunnerSecurityGroupId", runner.security_group_id)

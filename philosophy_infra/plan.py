@@ -63,6 +63,9 @@ class PlanMocks(Mocks):
         self.region = region
         self.partition = partition_of(region)
         self.stack_references = stack_references
+        # Each explicit AWS provider's region, by its id: a resource created through the DR region's provider gets
+        # that region in its computed ARNs, as it would.
+        self.provider_regions: dict[str, str] = {}
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         region, partition = self.region, self.partition
@@ -122,12 +125,14 @@ class PlanMocks(Mocks):
         resource_id = f"{args.name}-id"
         pkg, _, kind = args.typ.partition(":")
         service = kind.split("/")[0]
+        if args.typ == "pulumi:providers:aws" and state.get("region"):
+            self.provider_regions[resource_id] = str(state["region"])
         if pkg == "aws":
+            provider_id = (args.provider or "").rsplit("::", 1)[-1]
+            region = str(state.get("region") or self.provider_regions.get(provider_id, self.region))
             state.setdefault("name", physical)
-            state.setdefault(
-                "arn", f"arn:{self.partition}:{service}:{self.region}:{ACCOUNT_ID}:{service}/{state['name']}"
-            )
-            state.update(_aws_outputs(args.typ, state, self.region))
+            state.setdefault("arn", f"arn:{self.partition}:{service}:{region}:{ACCOUNT_ID}:{service}/{state['name']}")
+            state.update(_aws_outputs(args.typ, state, region))
             resource_id = _aws_id(args.typ, state, resource_id)
         elif args.typ == "random:index/randomPassword:RandomPassword":
             # Marked secret by the SDK (additional_secret_outputs), so the plan shows it masked.

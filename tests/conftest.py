@@ -78,6 +78,12 @@ def prod_plan() -> StackPlan:
 
 
 @pytest.fixture(scope="session")
+def dr_plan() -> StackPlan:
+    """The DR stack: prod rebuilt in the DR region (README, Disaster recovery)."""
+    return run_stack("dr")
+
+
+@pytest.fixture(scope="session")
 def staging_plan() -> StackPlan:
     return run_stack("staging")
 

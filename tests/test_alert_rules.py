@@ -28,7 +28,9 @@ SEED_ALERTS = {
 }
 # Not the seed's: the health of the exporters two of its alerts read.
 PIPELINE_ALERTS = {"ExporterDown", "ExporterCannotReachItsStore", "TracesDropped"}
-ALERTS = SEED_ALERTS | PIPELINE_ALERTS
+# Not the seed's: Enterprise's Neo4j backups (kube-state-metrics' CronJob and Job series).
+BACKUP_ALERTS = {"Neo4jBackupStale", "Neo4jBackupFailed"}
+ALERTS = SEED_ALERTS | PIPELINE_ALERTS | BACKUP_ALERTS
 
 
 def promtool() -> str:
@@ -44,7 +46,7 @@ def alerts() -> dict[str, dict[str, Any]]:
     return {rule["alert"]: rule for group in groups for rule in group["rules"]}
 
 
-def test_the_rules_are_the_seeds_six_alerts_and_the_exporters_with_a_severity_and_their_texts() -> None:
+def test_the_rules_are_the_seeds_six_alerts_the_exporters_and_the_backups_with_a_severity_and_their_texts() -> None:
     found = alerts()
     assert set(found) == ALERTS
     for name, rule in found.items():

@@ -221,7 +221,7 @@ def test_the_outputs_are_what_the_other_layers_and_github_need(shared: StackPlan
         repo: f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/philosophy/{repo}"
         for repo in ("api", "websocket", "claude-worker")
     }
-    assert set(out["deployRoleArns"]) == set(s["environments"]) == {"staging", "prod"}
+    assert set(out["deployRoleArns"]) == set(s["environments"]) == {"staging", "prod", "dr"}
     roles = {r.name: r for r in shared.of_type(ROLE)}
     for env, arn in out["deployRoleArns"].items():
         assert arn.startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/philosophy-bootstrap/ci-deploy-{env}-role-")
@@ -232,16 +232,20 @@ def test_the_outputs_are_what_the_other_layers_and_github_need(shared: StackPlan
 
 
 def test_the_environment_stacks_agree_with_the_bootstrap() -> None:
-    """The environments' stack files name the bucket, the key alias and the environments the bootstrap makes."""
+    """The environments' stack files name the bucket, the key alias and the environments the bootstrap makes. The DR
+    stack runs in the DR region, from the state bucket's replica, the key's replica and ECR's replica there."""
     s = settings()
     for env in s["environments"]:
         aws = stack_yaml(env)["config"]
+        region = s["drRegion"] if env == "dr" else "eu-west-1"
+        assert aws["aws:region"] == region
         assert aws["philosophy-infra:environment"] == env
-        assert aws["philosophy-infra:deployRunner"]["stateBucket"] == s["stateBucketName"]
+        bucket = s["stateBucketName"] + ("-dr" if env == "dr" else "")
+        assert aws["philosophy-infra:deployRunner"]["stateBucket"] == bucket
         stack_text = (ROOT / f"Pulumi.{env}.yaml").read_text()
-        assert f"awskms://alias/{s['stackKeyAlias']}?region=eu-west-1" in stack_text
+        assert f"awskms://alias/{s['stackKeyAlias']}?region={region}" in stack_text
         registry = stack_yaml(env, LayerName.KUBERNETES)["config"]["philosophy-kubernetes:workloads"]["imageRegistry"]
-        assert re.fullmatch(rf"\d{{12}}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/{s['ecr']['namespace']}", registry)
+        assert re.fullmatch(rf"\d{{12}}\.dkr\.ecr\.{region}\.amazonaws\.com/{s['ecr']['namespace']}", registry)
 
 
 # --- the state bucket -------------------------------------------------------------------------------------------
@@ -440,6 +444,7 @@ def test_the_secrets_key_lets_deploy_roles_encrypt_and_decrypt_and_preview_only_
     expected = {
         "deploy-staging": {"kms:Encrypt", "kms:Decrypt"},
         "deploy-prod": {"kms:Encrypt", "kms:Decrypt"},
+        "deploy-dr": {"kms:Encrypt", "kms:Decrypt"},
         "preview": {"kms:Decrypt"},
         "drift": {"kms:Decrypt"},
         "image-push": set(),
@@ -499,6 +504,7 @@ def test_each_ci_role_trusts_exactly_one_github_subject(shared: StackPlan) -> No
         "ci-drift-role": f"repo:{infra}:ref:refs/heads/main",
         "ci-deploy-staging-role": f"repo:{infra}:environment:staging",
         "ci-deploy-prod-role": f"repo:{infra}:environment:prod",
+        "ci-deploy-dr-role": f"repo:{infra}:environment:dr",
         "ci-image-push-role": f"repo:{app}:ref:refs/heads/main",
     }
     provider = shared.outputs["oidcProviderArn"]

@@ -348,6 +348,8 @@ def test_layer_projects_and_directories_agree_with_their_pulumi_yaml() -> None:
             layer.directory(ROOT) / project["runtime"]["options"]["virtualenv"]
         ).resolve() == (ROOT / ".venv").resolve()
         assert sorted(p.name for p in layer.directory(ROOT).glob("Pulumi.*.yaml")) == [
+            # The DR stack: prod rebuilt in the DR region (README, Disaster recovery).
+            "Pulumi.dr.yaml",
             "Pulumi.prod.yaml",
             "Pulumi.staging.yaml",
         ]

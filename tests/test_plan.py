@@ -50,7 +50,17 @@ def test_default_tags_are_applied_once_through_the_provider(prod_plan: Plan) -> 
     untagged = prod_plan.one("pulumi:providers:aws", "aws-untagged")
     assert "defaultTags" not in untagged.inputs and untagged.inputs["region"] == "eu-west-1"
     assert [r.type for r in aws_resources if r.provider == untagged.urn] == ["aws:cloudfront/vpcOrigin:VpcOrigin"]
-    assert all(r.provider == provider.urn for r in aws_resources if r.provider != untagged.urn)
+    # The DR region's provider: the same tags, its own region; it carries only what lives there.
+    dr = prod_plan.one("pulumi:providers:aws", "aws-dr")
+    assert json.loads(dr.inputs["defaultTags"]) == json.loads(provider.inputs["defaultTags"])
+    assert dr.inputs["region"] == "eu-central-1"
+    in_dr = {r.type for r in aws_resources if r.provider == dr.urn}
+    assert (
+        "aws:backup/vault:Vault" in in_dr
+        and "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication" in in_dr
+    )
+    assert "aws:rds/instance:Instance" not in in_dr
+    assert all(r.provider in (provider.urn, dr.urn) for r in aws_resources if r.provider != untagged.urn)
 
 
 def test_invalid_config_registers_nothing(prod_plan: Plan) -> None:
@@ -149,7 +159,8 @@ def test_the_human_report_is_byte_identical_across_runs_and_heads_with_the_key_c
     out = first.stdout
     config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
     header = out[: out.index("pulumi:pulumi:Stack philosophy-infra-prod")]
-    assert f"region {config['aws:region']}, dataProtection protected" in header
+    dr_region = config["philosophy-infra:disasterRecovery"]["region"]
+    assert f"region {config['aws:region']}, DR region {dr_region}, dataProtection protected" in header
     assert f"Kubernetes {config['philosophy-infra:cluster']['kubernetesVersion']}, private endpoint" in header
     general = config["philosophy-infra:nodeGroups"]["general"]
     assert f"{general['minSize']}..{general['maxSize']} nodes (desired {general['desiredSize']})" in header

@@ -68,10 +68,17 @@ def test_the_secret_is_named_unambiguously_has_its_own_key_and_no_value(
     assert others and key_arn not in {s.inputs.get("kmsKeyId") for s in others}
     key = plan.layer(AWS).one(KEY, "repository-secrets-encryption-key").inputs
     assert key["enableKeyRotation"] is True
-    [alias] = [
+    aliases = [
         a for a in plan.layer(AWS).of_type(ALIAS) if a.inputs["name"] == f"alias/philosophy-{stack}-repository-secrets"
     ]
+    # The same alias in the stack's region and the DR region (aliases are regional): each names its region's key.
+    [alias] = [a for a in aliases if not a.inputs.get("region")]
     assert key_arn.endswith(alias.inputs["targetKeyId"])
+    [replica_alias] = [a for a in aliases if a.inputs.get("region") == "eu-central-1"]
+    # The value an operator put in survives the region: a replica in the DR region, under this secret's own key there.
+    [replica] = secret["replicas"]
+    assert replica["region"] == "eu-central-1" and ":kms:eu-central-1:" in replica["kmsKeyId"]
+    assert replica["kmsKeyId"].endswith(replica_alias.inputs["targetKeyId"])
     # No version: the GitHub App's JSON is put in out of band, so it is in no config, code, state or plan.
     secret_urn = plan.layer(AWS).one(SECRET, "repository-secrets-git-repository").urn
     versions = plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")

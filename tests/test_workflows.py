@@ -23,14 +23,20 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 # The workflows whose jobs may run on the deploy runner: exactly the names the AWS layer's
 # `deployRunner.workflowNames` must list (the CodeBuild webhook's WORKFLOW_NAME filter).
 RUNNER_WORKFLOWS = {"deploy", "drift", "preview"}
-STACKS = ("staging", "prod")
+# The DR stack's runner takes only the DR workflow's jobs (prod rebuilt in the DR region, started by hand).
+RUNNER_WORKFLOWS_OF = {"staging": RUNNER_WORKFLOWS, "prod": RUNNER_WORKFLOWS, "dr": {"dr"}}
+STACKS = ("staging", "prod", "dr")
+# The stacks that run all the time, which preview and drift read; the DR stack exists only once it is needed.
+LIVE_STACKS = ("staging", "prod")
 RUNNER_LABEL = re.compile(
-    r"codebuild-philosophy-(?P<env>staging|prod|\$\{\{ matrix\.env \}\})-deploy-runner"
+    r"codebuild-philosophy-(?P<env>staging|prod|dr|\$\{\{ matrix\.env \}\})-deploy-runner"
     r"-\$\{\{ github\.run_id \}\}-\$\{\{ github\.run_attempt \}\}"
 )
 SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
 ON_MAIN = "github.ref == 'refs/heads/main'"
 BACKEND = "${{ vars.PULUMI_BACKEND_URL }}"
+# The DR workflow reads the state from the state bucket's replica in the DR region: it runs while the home is down.
+DR_BACKEND = "${{ vars.PULUMI_DR_BACKEND_URL }}"
 
 
 def declared(names: str) -> frozenset[str]:
@@ -150,8 +156,8 @@ def pulumi_pin() -> str:
     return match.group(1)
 
 
-def test_the_four_workflows_exist() -> None:
-    assert set(WORKFLOW) == {"test", "preview", "deploy", "drift"}
+def test_the_five_workflows_exist() -> None:
+    assert set(WORKFLOW) == {"test", "preview", "deploy", "drift", "dr"}
     assert len(FILES) == len(WORKFLOW), "two workflow files share a name"
 
 
@@ -286,7 +292,8 @@ def test_every_pulumi_step_uses_the_pinned_cli_and_the_s3_backend_and_never_writ
         if version == "${{ env.PULUMI_VERSION }}":
             version = WORKFLOW[name]["env"]["PULUMI_VERSION"]
         assert version == pulumi_pin(), f"{name}/{job_id}"
-        assert inputs["cloud-url"] == BACKEND, f"{name}/{job_id}"
+        assert inputs["cloud-url"] == (DR_BACKEND if name == "dr" else BACKEND), f"{name}/{job_id}"
+        assert (inputs["stack-name"] == "dr") is (name == "dr"), f"{name}/{job_id}"
         assert inputs["command"] in {"preview", "up"}, f"{name}/{job_id}: {inputs['command']}"
         assert inputs["work-dir"] in {".", "kubernetes"}, f"{name}/{job_id}"
         assert inputs["stack-name"] in {*STACKS, "${{ matrix.env }}"}, f"{name}/{job_id}"
@@ -308,7 +315,7 @@ def test_preview_refreshes_diffs_runs_the_policy_pack_and_keeps_one_comment_per_
         assert "expect-no-changes" not in inputs
         found |= {(inputs["work-dir"], env) for env in job["strategy"]["matrix"]["env"]}
     # Both layers of both stacks; the Kubernetes layer on the runner (checked below), as a reader only.
-    assert found == {(d, env) for d in (".", "kubernetes") for env in STACKS}
+    assert found == {(d, env) for d in (".", "kubernetes") for env in LIVE_STACKS}
 
 
 def test_deploy_updates_each_layer_in_order_with_the_policy_pack_enforced() -> None:
@@ -334,6 +341,25 @@ def test_deploy_updates_each_layer_in_order_with_the_policy_pack_enforced() -> N
         assert credentials["with"]["role-to-assume"] == f"${{{{ vars.{role} }}}}"
 
 
+def test_the_dr_workflow_rebuilds_prod_in_the_dr_region_by_hand_only() -> None:
+    """Started by a person (a region loss, a game day), never by a push; the state from the replica; each layer
+    in order, as the `dr` environment's roles, the Kubernetes layer on the DR stack's own runner."""
+    dr = WORKFLOW["dr"]
+    assert set(triggers(dr)) == {"workflow_dispatch"}
+    assert list(dr["jobs"]) == ["aws-dr", "kubernetes-dr"]
+    assert dr["jobs"]["kubernetes-dr"]["needs"] == "aws-dr"
+    for job_id, job in dr["jobs"].items():
+        layer = job_id.split("-")[0]
+        assert job["environment"] == "dr" and ON_MAIN in job["if"], job_id
+        [pulumi] = uses(job, PULUMI)
+        inputs = pulumi["with"]
+        assert (inputs["command"], inputs["stack-name"], inputs["cloud-url"]) == ("up", "dr", DR_BACKEND)
+        assert inputs["policyPackConfigs"].endswith("policy/config/dr.json")
+        [credentials] = uses(job, AWS_CREDENTIALS)
+        assert credentials["with"]["aws-region"] == "eu-central-1", job_id
+        assert on_runner(job) is (layer == "kubernetes"), job_id
+
+
 def test_drift_previews_with_refresh_and_expects_no_changes_daily_and_on_demand() -> None:
     drift = WORKFLOW["drift"]
     assert set(triggers(drift)) == {"schedule", "workflow_dispatch"}
@@ -346,7 +372,7 @@ def test_drift_previews_with_refresh_and_expects_no_changes_daily_and_on_demand(
         assert inputs["refresh"] is True and inputs["expect-no-changes"] is True
         assert "comment-on-pr" not in inputs
         found |= {(inputs["work-dir"], env) for env in job["strategy"]["matrix"]["env"]}
-    assert found == {(d, env) for d in (".", "kubernetes") for env in STACKS}
+    assert found == {(d, env) for d in (".", "kubernetes") for env in LIVE_STACKS}
     report = drift["jobs"]["report"]
     assert set(report["needs"]) == {"aws", "kubernetes"} and "!cancelled()" in report["if"]
     script = report["steps"][0]["with"]["script"]
@@ -360,7 +386,7 @@ def test_preview_roles_are_read_only_and_deploy_roles_are_per_environment() -> N
     for name, job_id, job in jobs():
         for step in uses(job, AWS_CREDENTIALS):
             role = step["with"]["role-to-assume"]
-            if name == "deploy":
+            if name in ("deploy", "dr"):
                 assert role in ("${{ vars.AWS_DEPLOY_ROLE_ARN }}", "${{ vars.AWS_KUBERNETES_DEPLOY_ROLE_ARN }}")
                 assert job.get("environment"), job_id
             elif name == "drift" and on_runner(job):
@@ -399,7 +425,7 @@ def test_the_kubernetes_layer_runs_only_on_the_deploy_runner_and_the_aws_layer_n
 
 def test_only_the_workflows_the_webhook_accepts_use_the_runner() -> None:
     used = {name for name, _, job in jobs() if on_runner(job)}
-    assert used == RUNNER_WORKFLOWS
+    assert used == set().union(*RUNNER_WORKFLOWS_OF.values())
 
 
 def test_no_job_runs_on_the_runner_for_a_fork_or_off_main() -> None:
@@ -443,7 +469,7 @@ def test_the_runner_webhook_accepts_exactly_the_runner_workflows(request: pytest
         f["pattern"] for group in webhook["filterGroups"] for f in group["filters"] if f["type"] == "WORKFLOW_NAME"
     ]
     for name in WORKFLOW:
-        assert bool(re.fullmatch(pattern, name)) == (name in RUNNER_WORKFLOWS), f"{name} against {pattern}"
+        assert bool(re.fullmatch(pattern, name)) == (name in RUNNER_WORKFLOWS_OF[stack]), f"{name} against {pattern}"
 
 
 # --- the linters ----------------------------------------------------------------------------------------------

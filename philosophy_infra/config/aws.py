@@ -95,8 +95,9 @@ class AwsStackConfig(LayerModel):
             yield from group.issues(f"nodeGroups.{name}")
         if not network_issues:
             yield from address_issues(self.node_groups, self.network.tier_subnets()["private"])
-        yield from self.database.issues(self.protected)
+        yield from self.database.issues(self.protected, self.region)
         yield from self.disaster_recovery.issues(self.region)
+        yield from self.disaster_recovery.lock_issues(self.protected)
         yield from self.cache.issues(self.protected)
         yield from self.deploy_runner.issues()
         yield from self.alarms.issues()

@@ -110,6 +110,39 @@ _RDS_RESERVED_USERS = frozenset({"rdsadmin", "rdsrepladmin", "rds_superuser", "r
 MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
 
 
+_AUTOMATED_BACKUPS_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:rds:[a-z0-9-]+:\d{12}:auto-backup:ab-[a-z0-9]+$")
+_RESTORE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+class DatabaseRestore(Model):
+    """Create the instance from another region's replicated automated backups instead of empty: a DR stack's
+    database, restored to a point in time of the failed region's."""
+
+    automated_backups_arn: str
+    """`arn:aws:rds:<this region>:<account>:auto-backup:ab-...`: the AWS layer's `databaseBackupsReplicationArn`
+    output of the stack that failed."""
+    restore_time: str | None = None
+    """UTC, `2026-11-27T09:00:00Z`; none: the latest restorable time."""
+
+    def issues(self, region: str) -> Iterator[ConfigIssue]:
+        if not _AUTOMATED_BACKUPS_ARN.fullmatch(self.automated_backups_arn):
+            yield ConfigIssue(
+                "database.restoreFrom.automatedBackupsArn",
+                self.automated_backups_arn,
+                "must be a replicated automated backups ARN (arn:aws:rds:<region>:<account>:auto-backup:ab-...)",
+            )
+        elif self.automated_backups_arn.split(":")[3] != region:
+            yield ConfigIssue(
+                "database.restoreFrom.automatedBackupsArn",
+                self.automated_backups_arn,
+                f"must be in this stack's region ({region}): RDS restores replicated backups where they are",
+            )
+        if self.restore_time is not None and not _RESTORE_TIME.fullmatch(self.restore_time):
+            yield ConfigIssue(
+                "database.restoreFrom.restoreTime", self.restore_time, "must be UTC like 2026-11-27T09:00:00Z"
+            )
+
+
 class DatabaseConfig(Model):
     engine_version: str = "17"
     """The PostgreSQL major version; RDS picks the minor and upgrades it in the maintenance window."""
@@ -127,8 +160,12 @@ class DatabaseConfig(Model):
     slow_query_threshold_ms: int = 1000
     insights: DatabaseInsights = DatabaseInsights.STANDARD
     monitoring_interval_seconds: int = 60
+    restore_from: DatabaseRestore | None = None
+    """A DR stack's: restore the instance from replicated automated backups when it is created."""
 
-    def issues(self, protected: bool) -> Iterator[ConfigIssue]:
+    def issues(self, protected: bool, region: str = "") -> Iterator[ConfigIssue]:
+        if self.restore_from is not None:
+            yield from self.restore_from.issues(region)
         if self.engine_version not in POSTGRES_MAJOR_VERSIONS:
             yield ConfigIssue(
                 "database.engineVersion",

@@ -17,7 +17,8 @@ the bucket first (its origin is the bucket's regional name), so its ARN reaches 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -41,6 +42,8 @@ class AssetsBucketArgs:
     noncurrent_version_expiration_days: int = 90
     abort_incomplete_multipart_upload_days: int = 7
     data_protection: DataProtection = DataProtection.PROTECTED
+    backup_tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags AWS Backup selects the bucket by (continuous backup: point-in-time recovery)."""
     cdn_distribution_arn: pulumi.Input[str] | None = None
     """The CloudFront distribution that reads the bucket; None: no CDN reads it. The distribution is built after
     the bucket, so pass a `pulumi.deferred_output()` and resolve it with the Cdn's `distribution_arn` (always: an
@@ -55,6 +58,9 @@ class AssetsBucket(pulumi.ComponentResource):
     creation)."""
     kms_key_arn: pulumi.Output[str] | None
     """None when the bucket uses S3-managed keys."""
+    bucket_id: pulumi.Output[str]
+    versioning: aws.s3.BucketVersioning
+    """What replication and noncurrent-version rules wait for."""
 
     def __init__(self, name: str, args: AssetsBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:AssetsBucket", name, None, opts)
@@ -63,7 +69,7 @@ class AssetsBucket(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             force_destroy=False,
-            tags={"Name": f"{args.name_prefix}-assets"},
+            tags={"Name": f"{args.name_prefix}-assets", **args.backup_tags},
             opts=pulumi.ResourceOptions(parent=self, protect=protected),
         )
         self.kms_key_arn = None
@@ -76,6 +82,8 @@ class AssetsBucket(pulumi.ComponentResource):
             lambda bd: assets_bucket_policy(bd[0], bd[1])
         )
         versioning = private_bucket_settings(name, bucket, default_encryption=default_encryption, policy=policy)
+        self.versioning = versioning
+        self.bucket_id = bucket.id
 
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",

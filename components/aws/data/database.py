@@ -7,8 +7,8 @@ it inside the database (`CREATE EXTENSION IF NOT EXISTS vector`) with the endpoi
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -19,7 +19,7 @@ from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyA
 from components.aws.security.irsa_role import service_trust_policy
 from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.config.base import SECRET_RECOVERY_WINDOW_DAYS, DataProtection
-from philosophy_infra.config.database import DatabaseConfig, DatabaseInsights
+from philosophy_infra.config.database import DatabaseConfig, DatabaseInsights, DatabaseRestore
 from philosophy_infra.scram import scram_sha256_verifier
 from philosophy_infra.service import DATABASE_MONITOR_USER, DATABASE_PORT
 
@@ -42,6 +42,8 @@ class DatabaseArgs:
     node_security_group_id: pulumi.Input[str]
     """The only security group whose members may connect, on 5432."""
     data_protection: DataProtection = DataProtection.PROTECTED
+    backup_tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags AWS Backup selects the instance by (continuous backup: point-in-time recovery)."""
 
 
 class Database(pulumi.ComponentResource):
@@ -52,6 +54,7 @@ class Database(pulumi.ComponentResource):
     resource_id: pulumi.Output[str]
     """The `db-...` id that IAM database authentication policies (`rds-db:connect`) name."""
     key_arn: pulumi.Output[str]
+    arn: pulumi.Output[str]
     """The KMS key of the data and of its secrets (readers of a secret need decrypt on it)."""
     monitor_secret_arn: pulumi.Output[str]
     """The monitoring user (`pg_monitor`), which postgres-exporter logs in as: `username`, `password`, and the
@@ -148,6 +151,7 @@ class Database(pulumi.ComponentResource):
             # RDS reports the window in lower case; writing it so keeps the diff empty.
             maintenance_window=settings.maintenance_window.lower(),
             copy_tags_to_snapshot=True,
+            tags=dict(args.backup_tags) or None,
             delete_automated_backups=False,
             skip_final_snapshot=False,
             final_snapshot_identifier=pulumi.Output.concat(args.identifier, "-final-", final_snapshot_suffix.hex),
@@ -161,6 +165,8 @@ class Database(pulumi.ComponentResource):
             performance_insights_retention_period=INSIGHTS_RETENTION_DAYS[settings.insights],
             monitoring_interval=settings.monitoring_interval_seconds,
             monitoring_role_arn=monitoring_role.arn,
+            # A DR stack's instance starts as the failed region's, at its latest restorable time (or the one asked).
+            restore_to_point_in_time=restore_point(settings.restore_from),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=protected,
@@ -168,6 +174,15 @@ class Database(pulumi.ComponentResource):
                 # protected stacks, and the final snapshot is taken either way.
                 delete_before_replace=True,
                 depends_on=[*log_groups, monitoring_policy],
+                # Once AWS Backup's continuous backup covers the instance, it owns the automated backups: it sets
+                # their retention to its own and moves their window. Pulumi sets both at creation, then leaves
+                # them to it (one owner), rather than undoing AWS Backup at every `up`.
+                # Where it was restored from matters only at creation: dropping `restoreFrom` from the stack file
+                # once the DR stack runs must not replace the database.
+                ignore_changes=[
+                    "restoreToPointInTime",
+                    *(["backupRetentionPeriod", "backupWindow"] if args.backup_tags else []),
+                ],
             ),
         )
 
@@ -177,6 +192,7 @@ class Database(pulumi.ComponentResource):
         self.master_secret_arn = instance.master_user_secrets.apply(_secret_arn)
         self.resource_id = instance.resource_id
         self.key_arn = key.key_arn
+        self.arn = instance.arn
         self.monitor_secret_arn = self._monitor_user(name, args, key.key_arn)
         self.register_outputs(
             {
@@ -235,6 +251,19 @@ class Database(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=role),
         )
         return role, attachment
+
+
+def restore_point(restore: DatabaseRestore | None) -> aws.rds.InstanceRestoreToPointInTimeArgsDict | None:
+    if restore is None:
+        return None
+    point: aws.rds.InstanceRestoreToPointInTimeArgsDict = {
+        "source_db_instance_automated_backups_arn": restore.automated_backups_arn
+    }
+    if restore.restore_time is None:
+        point["use_latest_restorable_time"] = True
+    else:
+        point["restore_time"] = restore.restore_time
+    return point
 
 
 def parameter_list(slow_query_threshold_ms: int) -> list[aws.rds.ParameterGroupParameterArgsDict]:

@@ -8,12 +8,13 @@ password, where its backups go, and the IRSA roles that read and write them.
   - `enterprise`: `neo4j-admin database backup` (online, full and differential, consistency-checked) writes an S3
     bucket of its own, encrypted with its own key, kept `backupRetentionDays` by a lifecycle. Only the backup
     job's account writes it, and cannot delete: expiry is the lifecycle's.
-  - `community`: Community has no online backup, so Amazon Data Lifecycle Manager snapshots the server's volume
-    every hour (kept two days) and every night (kept `backupRetentionDays`). The volume holds the store and its
+  - `community`: Community has no online backup, so its volume is snapshotted: the Kubernetes layer's StorageClass
+    tags the volumes with `volume_tags`, and AWS Backup's `graph` plan (components/aws/recovery) snapshots what
+    carries them every hour and copies the snapshots to the DR region. The volume holds the store and its
     transaction logs together, and an EBS snapshot is one point in time of the whole volume: restored, Neo4j
     recovers it from the transaction log as after a power cut, to the last committed transaction
     (crash-consistent, which Neo4j's write-ahead log makes consistent).
-  The Kubernetes layer's StorageClass tags the volumes with `volume_tags`, which the snapshot policy targets.
+  The Enterprise bucket carries the same tags, so the same plan backs it up and copies it to the DR region.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.aws.data.private_bucket import private_bucket_settings
+from components.aws.recovery.backup_plans import BACKUP_TAG_KEY, graph_tag
 from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
-from components.aws.security.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy, service_trust_policy
+from components.aws.security.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy
 from components.aws.security.policy_statements import tls_only_statements
 from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.config.base import SECRET_RECOVERY_WINDOW_DAYS, DataProtection
@@ -40,10 +42,7 @@ from philosophy_infra.service import (
     NEO4J_USER,
 )
 
-VOLUME_TAG_KEY = "philosophy-infra/backup"
-HOURLY_SNAPSHOTS_KEPT = 48
-"""Two days of hourly snapshots; the nightly ones keep the rest of the retention."""
-DLM_SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"
+VOLUME_TAG_KEY = BACKUP_TAG_KEY
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,14 +65,14 @@ class GraphStore(pulumi.ComponentResource):
     """Enterprise only."""
     backup_role_arn: pulumi.Output[str] | None
     """Enterprise only: the backup job's account's role."""
-    snapshot_policy: aws.dlm.LifecyclePolicy | None
-    """Community only."""
+    backup_key_arn: pulumi.Output[str] | None
+    """Enterprise only: the backup bucket's key, which AWS Backup uses to copy the bucket."""
 
     def __init__(self, name: str, args: GraphStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:GraphStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         protected = args.data_protection is DataProtection.PROTECTED
-        self.volume_tags = {VOLUME_TAG_KEY: f"{args.name_prefix}-neo4j"}
+        self.volume_tags = {VOLUME_TAG_KEY: graph_tag(args.name_prefix)}
 
         secrets_key = EncryptionKey(
             f"{name}-secrets-encryption",
@@ -116,13 +115,10 @@ class GraphStore(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.backup_bucket_name = self.backup_role_arn = None
-        self.snapshot_policy = None
+        self.backup_bucket_name = self.backup_role_arn = self.backup_key_arn = None
         if args.settings.edition is Neo4jEdition.ENTERPRISE:
-            bucket, role_arn = self._backup_bucket(name, args, protected)
-            self.backup_bucket_name, self.backup_role_arn = bucket.bucket, role_arn
-        else:
-            self.snapshot_policy = self._snapshot_policy(name, args)
+            bucket, role_arn, key_arn = self._backup_bucket(name, args, protected)
+            self.backup_bucket_name, self.backup_role_arn, self.backup_key_arn = bucket.bucket, role_arn, key_arn
 
         self.password_secret_arn = secret.arn
         self.password_key_arn = secrets_key.key_arn
@@ -138,7 +134,7 @@ class GraphStore(pulumi.ComponentResource):
 
     def _backup_bucket(
         self, name: str, args: GraphStoreArgs, protected: bool
-    ) -> tuple[aws.s3.Bucket, pulumi.Output[str]]:
+    ) -> tuple[aws.s3.Bucket, pulumi.Output[str], pulumi.Output[str]]:
         """Enterprise: the bucket `neo4j-admin` writes, its key, and the backup job's role."""
         child = pulumi.ResourceOptions(parent=self)
         key = EncryptionKey(
@@ -153,7 +149,7 @@ class GraphStore(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             f"{name}-backups",
             force_destroy=False,
-            tags={"Name": f"{args.name_prefix}-neo4j-backups"},
+            tags={"Name": f"{args.name_prefix}-neo4j-backups", **self.volume_tags},
             opts=pulumi.ResourceOptions(parent=self, protect=protected),
         )
         versioning = private_bucket_settings(
@@ -184,79 +180,29 @@ class GraphStore(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        return bucket, role.role_arn
-
-    def _snapshot_policy(self, name: str, args: GraphStoreArgs) -> aws.dlm.LifecyclePolicy:
-        """Community: hourly and nightly snapshots of the volumes the StorageClass tagged."""
-        child = pulumi.ResourceOptions(parent=self)
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        role = aws.iam.Role(
-            f"{name}-snapshots-role",
-            path=args.role_limits.path,
-            permissions_boundary=args.role_limits.permissions_boundary,
-            description="Data Lifecycle Manager: Neo4j's volume snapshots",
-            assume_role_policy=account.apply(lambda a: service_trust_policy("dlm.amazonaws.com", a)),
-            opts=child,
-        )
-        attachment = aws.iam.RolePolicyAttachment(
-            f"{name}-snapshots-policy",
-            role=role.name,
-            policy_arn=DLM_SERVICE_POLICY,
-            opts=pulumi.ResourceOptions(parent=role),
-        )
-        return aws.dlm.LifecyclePolicy(
-            f"{name}-snapshots",
-            description=f"{args.name_prefix}: Neo4j volume snapshots, hourly and nightly",
-            execution_role_arn=role.arn,
-            state="ENABLED",
-            policy_details=snapshot_policy_details(self.volume_tags, args.settings.backup_retention_days),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
-        )
-
-
-def snapshot_policy_details(
-    target_tags: dict[str, str], retention_days: int
-) -> aws.dlm.LifecyclePolicyPolicyDetailsArgsDict:
-    return {
-        "policy_type": "EBS_SNAPSHOT_MANAGEMENT",
-        "resource_types": ["VOLUME"],
-        "target_tags": target_tags,
-        "schedules": [
-            {
-                "name": "hourly",
-                "create_rule": {"interval": 1, "interval_unit": "HOURS"},
-                "retain_rule": {"count": HOURLY_SNAPSHOTS_KEPT},
-                "copy_tags": True,
-                "tags_to_add": {"philosophy-infra/snapshot": "hourly"},
-            },
-            {
-                "name": "nightly",
-                "create_rule": {"cron_expression": "cron(30 2 * * ? *)"},
-                "retain_rule": {"interval": retention_days, "interval_unit": "DAYS"},
-                "copy_tags": True,
-                "tags_to_add": {"philosophy-infra/snapshot": "nightly"},
-            },
-        ],
-    }
+        return bucket, role.role_arn, key.key_arn
 
 
 def backup_lifecycle_rules(retention_days: int) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
     """Backups expire after the retention plus a day. A differential backup is restorable only with the chain back to
     its full backup, and the job takes a full one every night: the extra day keeps the chain of every backup
-    younger than the retention whole."""
+    younger than the retention whole. A backup overwritten or deleted (the job may write, never delete) stays as a
+    noncurrent version for as long: nothing the job does shortens the history."""
+    kept = retention_days + 1
     return [
+        {"id": "expire-backups", "status": "Enabled", "filter": {"prefix": ""}, "expiration": {"days": kept}},
         {
-            "id": "expire-backups",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "expiration": {"days": retention_days + 1},
-        },
-        {
-            # Backup objects are written once; a noncurrent version is a delete marker's leftover.
             "id": "expire-noncurrent-versions",
             "status": "Enabled",
             "filter": {"prefix": ""},
-            "noncurrent_version_expiration": {"noncurrent_days": 1},
+            "noncurrent_version_expiration": {"noncurrent_days": kept},
+        },
+        {
+            # Once their versions are gone, the delete markers expiry leaves behind.
+            "id": "remove-expired-delete-markers",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "expiration": {"expired_object_delete_marker": True},
         },
         {
             "id": "abort-incomplete-multipart-uploads",

@@ -40,6 +40,9 @@ class AppSecretsArgs:
     purpose: str = "application secrets"
     """What the secrets are, in the key's description."""
     data_protection: DataProtection = DataProtection.PROTECTED
+    replica_region: str | None = None
+    """The DR region: Secrets Manager keeps a read-only replica of each secret there, under a key of this instance's
+    in that region, so the values an operator put in survive the loss of the stack's region."""
 
 
 class AppSecrets(pulumi.ComponentResource):
@@ -63,6 +66,19 @@ class AppSecrets(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        replicas: list[aws.secretsmanager.SecretReplicaArgsDict] = []
+        if args.replica_region is not None:
+            replica_key = EncryptionKey(
+                f"{name}-replica-encryption",
+                EncryptionKeyArgs(
+                    description=f"{args.name_prefix}: {args.purpose} (replicas)",
+                    alias=f"{args.name_prefix}-{args.key_alias}",
+                    data_protection=args.data_protection,
+                    region=args.replica_region,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            replicas = [{"region": args.replica_region, "kms_key_id": replica_key.key_arn}]
         self.arns = {}
         for secret in args.secrets:
             self.arns[secret] = aws.secretsmanager.Secret(
@@ -71,6 +87,7 @@ class AppSecrets(pulumi.ComponentResource):
                 description=f"{secret}: the value is set out of band, never by Pulumi",
                 kms_key_id=key.key_arn,
                 recovery_window_in_days=SECRET_RECOVERY_WINDOW_DAYS[args.data_protection],
+                replicas=replicas or None,
                 opts=pulumi.ResourceOptions(parent=self),
             ).arn
         self.key_arn = key.key_arn

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.app.database_schema import rds_ca_bundle
+from components.kubernetes.app.graph_database import SERVER_LABELS
 from components.kubernetes.platform.pod_security import DNS_EGRESS, restricted_namespace_labels
 from components.kubernetes.platform.secrets_sync import external_secret, irsa_secret_store
 from philosophy_infra.pods import RDS_CA_FILE
@@ -254,12 +255,13 @@ class PhilosophyApp(pulumi.ComponentResource):
         )
         database = {"to": data_stores, "ports": [{"protocol": "TCP", "port": DATABASE_PORT}]}
         cache = {"to": data_stores, "ports": [{"protocol": "TCP", "port": CACHE_PORT}]}
-        # Bolt, to Neo4j's servers (the driver routes to each of a cluster's servers, all on this port).
+        # Bolt, to Neo4j's servers (the driver routes to each of a cluster's servers, all on this port), selected by
+        # the label GraphDatabase's servers carry.
         graph = {
             "to": [
                 {
                     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NEO4J_NAMESPACE}},
-                    "podSelector": {"matchLabels": {"helm.neo4j.com/neo4j.name": NEO4J_NAMESPACE}},
+                    "podSelector": {"matchLabels": dict(SERVER_LABELS)},
                 }
             ],
             "ports": [{"protocol": "TCP", "port": NEO4J_BOLT_PORT}],
