@@ -38,7 +38,7 @@ from components.aws.observability.data_store_alarms import DataStoreAlarms, Data
 from components.aws.observability.node_capacity_alarms import NodeCapacityAlarms, NodeCapacityAlarmsArgs
 from components.aws.recovery.backup_plans import BACKUP_TAG_KEY, BackupPlans, BackupPlansArgs, continuous_tag
 from components.aws.recovery.backup_vaults import BackupVaults, BackupVaultsArgs
-from components.aws.recovery.cross_region import CrossRegionReplication, CrossRegionReplicationArgs
+from components.aws.recovery.cross_region import CrossRegionReplication, CrossRegionReplicationArgs, ReplicatedBucket
 from components.aws.recovery.recovery_proof import RecoveryProof, RecoveryProofArgs
 from components.aws.security.app_secrets import REPOSITORY_SECRETS, AppSecrets, AppSecretsArgs
 from components.aws.security.role_limits import RoleLimits
@@ -58,8 +58,10 @@ tags = common_tags(
 )
 aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": tags})
 with_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
-# The DR region's: where backups are copied and replicated to.
-dr_provider = aws.Provider("aws-dr", region=config.disaster_recovery.region, default_tags={"tags": tags})
+# The DR region's: where backups are copied and replicated to. None while that region cannot be reached (a DR stack
+# whose home is lost): nothing is created there, and no provider would be configured against it.
+dr_region = config.disaster_recovery.region if config.disaster_recovery.cross_region else None
+dr_provider = aws.Provider("aws-dr", region=dr_region, default_tags={"tags": tags}) if dr_region else None
 # What AWS Backup's continuous plan (point-in-time recovery) selects: the database and the assets bucket.
 continuous_backup = {BACKUP_TAG_KEY: continuous_tag(names.prefix)}
 # Every role below: under this environment's path, with its boundary from the bootstrap (its deploy role creates
@@ -285,7 +287,7 @@ app_secrets = AppSecrets(
     AppSecretsArgs(
         name_prefix=names.prefix,
         data_protection=config.data_protection,
-        replica_region=config.disaster_recovery.region,
+        replica_region=dr_region,
     ),
     opts=with_aws,
 )
@@ -298,7 +300,7 @@ repository_secrets = AppSecrets(
         key_alias="repository-secrets",
         purpose="the git repository's credentials (Argo CD)",
         data_protection=config.data_protection,
-        replica_region=config.disaster_recovery.region,
+        replica_region=dr_region,
     ),
     opts=with_aws,
 )
@@ -345,24 +347,46 @@ backup_plans = BackupPlans(
     ),
     opts=with_aws,
 )
-replication = CrossRegionReplication(
-    "dr-replication",
-    CrossRegionReplicationArgs(
-        role_limits=role_limits,
-        name_prefix=names.prefix,
-        region=config.region,
-        dr_region=recovery.region,
-        dr_provider=dr_provider,
-        database_arn=database.arn,
-        database_backup_retention_days=config.database.backup_retention_days,
-        assets_bucket_id=assets.bucket_id,
-        assets_bucket_arn=assets.bucket_arn,
-        assets_key_arn=assets.kms_key_arn,
-        assets_versioning=assets.versioning,
-        noncurrent_version_expiration_days=config.assets.noncurrent_version_expiration_days,
-        data_protection=config.data_protection,
-    ),
-    opts=with_aws,
+replicated_buckets = [
+    ReplicatedBucket(
+        suffix="assets",
+        bucket_id=assets.bucket_id,
+        bucket_arn=assets.bucket_arn,
+        key_arn=assets.kms_key_arn,
+        versioning=assets.versioning,
+        noncurrent_days=config.assets.noncurrent_version_expiration_days,
+    )
+]
+# Enterprise's Neo4j backups: within minutes in the DR region, not an hourly copy of an hourly backup.
+if graph.backup_bucket is not None and graph.backup_versioning is not None and graph.backup_key_arn is not None:
+    replicated_buckets.append(
+        ReplicatedBucket(
+            suffix="neo4j-backups",
+            bucket_id=graph.backup_bucket.id,
+            bucket_arn=graph.backup_bucket.arn,
+            key_arn=graph.backup_key_arn,
+            versioning=graph.backup_versioning,
+            noncurrent_days=config.neo4j.backup_retention_days + 1,
+        )
+    )
+replication = (
+    CrossRegionReplication(
+        "dr-replication",
+        CrossRegionReplicationArgs(
+            role_limits=role_limits,
+            name_prefix=names.prefix,
+            region=config.region,
+            dr_region=dr_region,
+            dr_provider=dr_provider,
+            database_arn=database.arn,
+            database_backup_retention_days=config.database.backup_retention_days,
+            buckets=replicated_buckets,
+            data_protection=config.data_protection,
+        ),
+        opts=with_aws,
+    )
+    if dr_region is not None and dr_provider is not None
+    else None
 )
 recovery_proof = RecoveryProof(
     "recovery-proof",
@@ -581,13 +605,15 @@ pulumi.export("gatewayTargetGroupArn", load_balancer.target_group_arn)
 pulumi.export("dataProtection", config.data_protection.value)
 pulumi.export("drRegion", recovery.region)
 pulumi.export("backupVaultName", vaults.vault_name)
-pulumi.export("drBackupVaultArn", vaults.dr_vault_arn)
+pulumi.export("drBackupVaultArn", vaults.dr_vault_arn or "")
 pulumi.export("backupVaultLock", vault_lock.value)
 pulumi.export("restoreTestingPlanName", recovery_proof.restore_testing_plan_name)
 pulumi.export("backupReportsBucketName", recovery_proof.reports_bucket_name)
-# What a DR stack restores from: the database's replicated automated backups, the assets' replica.
-pulumi.export("databaseBackupsReplicationArn", replication.database_replication_arn)
-pulumi.export("assetsReplicaBucketName", replication.assets_replica_bucket_name)
+# What a DR stack restores from: the database's replicated automated backups (and their key), the buckets' replicas.
+# Empty while the stack replicates nowhere (`disasterRecovery.crossRegion` off).
+pulumi.export("databaseBackupsReplicationArn", replication.database_replication_arn if replication else "")
+pulumi.export("databaseReplicaKeyArn", replication.replica_key_arn if replication else "")
+pulumi.export("replicaBucketNames", replication.replica_bucket_names if replication else {})
 pulumi.export("deployRunnerProject", runner.project_name)
 pulumi.export("deployRunnerRoleArn", runner.role_arn)
 pulumi.export("deployRunnerSecurityGroupId", runner.security_group_id)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pulumi
 import pulumi_aws as aws
 import pytest
 from hypothesis import given
@@ -16,14 +15,14 @@ from hypothesis import strategies as st
 
 from components.aws.recovery.backup_plans import BACKUP_TAG_KEY, BackupPlans, BackupPlansArgs
 from components.aws.recovery.backup_vaults import BackupVaults, BackupVaultsArgs
-from components.aws.recovery.cross_region import CrossRegionReplication, CrossRegionReplicationArgs
+from components.aws.recovery.cross_region import CrossRegionReplication, CrossRegionReplicationArgs, ReplicatedBucket
 from components.aws.recovery.recovery_proof import RecoveryProof, RecoveryProofArgs, restore_testing_plan_name
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.database import DatabaseRestore
 from philosophy_infra.config.recovery import RecoveryConfig, VaultLock
 from philosophy_infra.plan import Plan
 from philosophy_infra.stack_plan import StackPlan
-from tests.conftest import KUBERNETES, TEST_ROLE_LIMITS, encode, raw_config, run, stack_plan, stack_yaml
+from tests.conftest import KUBERNETES, ROOT, TEST_ROLE_LIMITS, encode, raw_config, run, stack_plan, stack_yaml
 
 DR_REGION = "eu-central-1"
 VAULT = "aws:backup/vault:Vault"
@@ -32,6 +31,8 @@ PLAN = "aws:backup/plan:Plan"
 SELECTION = "aws:backup/selection:Selection"
 DB_ARN = "arn:aws:rds:eu-west-1:123456789012:db:philosophy-test-postgres"
 BUCKET_ARN = "arn:aws:s3:::philosophy-test-assets"
+SOURCE = "database.restoreFrom.automatedBackupsArn"
+KEY_ARN = "arn:aws:kms:eu-central-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 
 
 # --- Config ------------------------------------------------------------------------------------------------------
@@ -58,17 +59,21 @@ def test_copies_outlive_their_originals_and_the_dr_region_is_another() -> None:
     assert [i.key for i in RecoveryConfig(region="eu-west-1").issues("eu-west-1")] == ["disasterRecovery.region"]
 
 
+def test_a_restore_key_must_be_a_key_of_the_stacks_region() -> None:
+    wrong = DatabaseRestore(
+        automated_backups_arn="arn:aws:rds:eu-central-1:123456789012:auto-backup:ab-abc123",
+        kms_key_arn=KEY_ARN.replace(DR_REGION, "eu-west-1"),
+    )
+    assert [issue.key for issue in wrong.issues(DR_REGION)] == ["database.restoreFrom.kmsKeyArn"]
+
+
 @pytest.mark.parametrize(
     ("arn", "time", "keys"),
     [
         ("arn:aws:rds:eu-central-1:123456789012:auto-backup:ab-abc123", None, []),
         ("arn:aws:rds:eu-central-1:123456789012:auto-backup:ab-abc123", "2026-11-27T09:00:00Z", []),
-        (
-            "arn:aws:rds:eu-west-1:123456789012:auto-backup:ab-abc123",
-            None,
-            ["database.restoreFrom.automatedBackupsArn"],
-        ),
-        ("arn:aws:rds:eu-central-1:123456789012:db:prod", None, ["database.restoreFrom.automatedBackupsArn"]),
+        ("arn:aws:rds:eu-west-1:123456789012:auto-backup:ab-abc123", None, [SOURCE]),
+        ("arn:aws:rds:eu-central-1:123456789012:db:prod", None, [SOURCE]),
         (
             "arn:aws:rds:eu-central-1:123456789012:auto-backup:ab-abc123",
             "yesterday",
@@ -79,7 +84,7 @@ def test_copies_outlive_their_originals_and_the_dr_region_is_another() -> None:
 def test_a_restore_source_is_replicated_backups_in_the_stacks_region(
     arn: str, time: str | None, keys: list[str]
 ) -> None:
-    restore = DatabaseRestore(automated_backups_arn=arn, restore_time=time)
+    restore = DatabaseRestore(automated_backups_arn=arn, kms_key_arn=KEY_ARN, restore_time=time)
     assert [issue.key for issue in restore.issues(DR_REGION)] == keys
 
 
@@ -122,6 +127,28 @@ def test_a_vault_here_and_one_in_the_dr_region_each_with_its_key_and_the_lock_as
             assert config.inputs.get("changeableForDays") == (3 if lock is VaultLock.COMPLIANCE else None)
 
 
+def test_no_one_deletes_a_recovery_point_by_hand() -> None:
+    plan = vaults(VaultLock.GOVERNANCE)
+    policies = plan.of_type("aws:backup/vaultPolicy:VaultPolicy")
+    assert len(policies) == 2
+    for policy in policies:
+        [statement] = json.loads(policy.inputs["policy"])["Statement"]
+        assert statement["Effect"] == "Deny" and statement["Principal"] == {"AWS": "*"}
+        assert set(statement["Action"]) == {"backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"}
+
+
+def test_without_a_dr_region_there_is_one_vault_and_nothing_elsewhere() -> None:
+    def program() -> None:
+        BackupVaults(
+            "backup-vaults",
+            BackupVaultsArgs(name_prefix="philosophy-test", dr_provider=None, vault_lock=VaultLock.GOVERNANCE),
+        )
+
+    plan = run(program)
+    assert [v.inputs["name"] for v in plan.of_type(VAULT)] == ["philosophy-test-backup"]
+    assert not plan.of_type("pulumi:providers:aws")
+
+
 def test_an_unprotected_stacks_vaults_can_be_deleted_by_pulumi() -> None:
     assert not any(v.protect for v in vaults(VaultLock.OFF, DataProtection.SNAPSHOT_ONLY).of_type(VAULT))
 
@@ -157,7 +184,9 @@ def test_the_database_and_assets_get_point_in_time_recovery_and_hourly_copies_to
     assert rules["continuous"]["lifecycle"] == {"deleteAfter": 35}
     hourly = rules["hourly-dr"]
     # The RPO: a recovery point every hour, copied to the DR vault.
-    assert hourly["schedule"] == "cron(0 * ? * * *)" and "enableContinuousBackup" not in hourly
+    # Half past, so AWS Backup never merges it with the continuous rule's window (on the hour).
+    assert hourly["schedule"] == "cron(30 * ? * * *)" and "enableContinuousBackup" not in hourly
+    assert rules["continuous"]["schedule"] == "cron(0 * ? * * *)"
     [copy] = hourly["copyActions"]
     assert copy["destinationVaultArn"].endswith(":backup-vault:philosophy-test-backup-dr")
     assert copy["lifecycle"] == {"deleteAfter": 21}
@@ -202,9 +231,22 @@ def test_aws_backups_role_is_bounded_and_uses_bucket_keys_through_s3_only(plans:
 def replication(assets_key: str | None) -> Plan:
     def program() -> None:
         dr = aws.Provider("aws-dr", region=DR_REGION)
-        versioning = aws.s3.BucketVersioning(
-            "assets-versioning", bucket="assets", versioning_configuration={"status": "Enabled"}
-        )
+        buckets = [
+            ReplicatedBucket(
+                suffix=suffix,
+                bucket_id=f"philosophy-test-{suffix}",
+                bucket_arn=f"arn:aws:s3:::philosophy-test-{suffix}",
+                key_arn=key,
+                versioning=aws.s3.BucketVersioning(
+                    f"{suffix}-versioning", bucket=suffix, versioning_configuration={"status": "Enabled"}
+                ),
+                noncurrent_days=days,
+            )
+            for suffix, key, days in (
+                ("assets", assets_key, 90),
+                ("neo4j-backups", "arn:aws:kms:eu-west-1:123456789012:key/neo4j", 31),
+            )
+        ]
         CrossRegionReplication(
             "dr-replication",
             CrossRegionReplicationArgs(
@@ -215,43 +257,50 @@ def replication(assets_key: str | None) -> Plan:
                 dr_provider=dr,
                 database_arn=DB_ARN,
                 database_backup_retention_days=30,
-                assets_bucket_id="philosophy-test-assets",
-                assets_bucket_arn=BUCKET_ARN,
-                assets_key_arn=assets_key,
-                assets_versioning=versioning,
-                noncurrent_version_expiration_days=90,
+                buckets=buckets,
             ),
-            opts=pulumi.ResourceOptions(),
         )
 
     return run(program)
 
 
 @pytest.mark.parametrize("assets_key", ["arn:aws:kms:eu-west-1:123456789012:key/assets", None])
-def test_the_database_backups_and_the_assets_replicate_to_the_dr_region_under_its_key(assets_key: str | None) -> None:
+def test_the_database_backups_and_the_buckets_replicate_to_the_dr_region_under_its_key(assets_key: str | None) -> None:
     plan = replication(assets_key)
     dr = plan.one("pulumi:providers:aws", "aws-dr").urn
     database = plan.one("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication")
     assert database.provider == dr
     assert database.inputs["sourceDbInstanceArn"] == DB_ARN and database.inputs["retentionPeriod"] == 30
     assert f":kms:{DR_REGION}:" in database.inputs["kmsKeyId"]
-    replica = plan.one("aws:s3/bucket:Bucket")
-    assert replica.provider == dr and replica.protect
-    [rule] = plan.one("aws:s3/bucketReplicationConfig:BucketReplicationConfig").inputs["rules"]
-    destination = rule["destination"]
-    # Replication Time Control: 15 minutes, with the metrics that say when it is late.
-    assert destination["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
-    assert destination["metrics"] == {"status": "Enabled", "eventThreshold": {"minutes": 15}}
-    assert destination["encryptionConfiguration"]["replicaKmsKeyId"] == database.inputs["kmsKeyId"]
-    assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
-    # KMS-encrypted objects replicate only when asked for.
-    assert ("sourceSelectionCriteria" in rule) is (assets_key is not None)
-    policy = json.loads(plan.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
-    sids = {s["Sid"]: s for s in policy["Statement"]}
-    assert sids["EncryptTheReplica"]["Condition"] == {
-        "StringEquals": {"kms:ViaService": f"s3.{DR_REGION}.amazonaws.com"}
+    replicas = {b.name: b for b in plan.of_type("aws:s3/bucket:Bucket")}
+    assert set(replicas) == {"dr-replication-assets-replica", "dr-replication-neo4j-backups-replica"}
+    assert all(b.provider == dr and b.protect for b in replicas.values())
+    configs = {c.inputs["bucket"]: c.inputs["rules"] for c in plan.of_type(
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig")}  # fmt: skip
+    assert set(configs) == {"philosophy-test-assets", "philosophy-test-neo4j-backups"}
+    for bucket, (rule,) in configs.items():
+        destination = rule["destination"]
+        # Replication Time Control: 15 minutes, with the metrics that say when it is late.
+        assert destination["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
+        assert destination["metrics"] == {"status": "Enabled", "eventThreshold": {"minutes": 15}}
+        assert destination["encryptionConfiguration"]["replicaKmsKeyId"] == database.inputs["kmsKeyId"]
+        assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
+        # KMS-encrypted objects replicate only when asked for.
+        encrypted = bucket.endswith("neo4j-backups") or assets_key is not None
+        assert ("sourceSelectionCriteria" in rule) is encrypted, bucket
+    # The replica keeps noncurrent versions as long as its source.
+    lifecycles = {r.parent: r.inputs["rules"] for r in plan.of_type(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")}  # fmt: skip
+    kept = {
+        name: next(r for r in lifecycles[b.urn] if r["id"] == "expire-noncurrent-versions")
+        for name, b in replicas.items()
     }
-    assert ("DecryptTheSource" in sids) is (assets_key is not None)
+    assert kept["dr-replication-neo4j-backups-replica"]["noncurrentVersionExpiration"] == {"noncurrentDays": 31}
+    policies = {p.name: json.loads(p.inputs["policy"]) for p in plan.of_type("aws:iam/rolePolicy:RolePolicy")}
+    assets = {st["Sid"]: st for st in policies["dr-replication-assets-replication-policy"]["Statement"]}
+    through_s3_in_dr = {"StringEquals": {"kms:ViaService": f"s3.{DR_REGION}.amazonaws.com"}}
+    assert assets["EncryptTheReplica"]["Condition"] == through_s3_in_dr
+    assert ("DecryptTheSource" in assets) is (assets_key is not None)
 
 
 # --- Proof ---------------------------------------------------------------------------------------------------------
@@ -313,6 +362,11 @@ def test_the_audit_framework_makes_the_rpo_a_control_and_reports_go_to_their_own
         "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION",
     } <= set(controls)
     assert ("BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK" in controls) is (lock is not VaultLock.OFF)
+    # The RTO is a control too (the restore tests' durations, in minutes).
+    rto = controls["RESTORE_TIME_FOR_RESOURCES_MEET_TARGET"]["inputParameters"]
+    assert rto == [{"name": "maxRestoreTime", "value": "240"}]
+    # Scoped to what the plans select (the backup tag), not every volume and bucket of the account.
+    assert controls["BACKUP_LAST_RECOVERY_POINT_CREATED"]["scope"]["tags"] == {BACKUP_TAG_KEY: ""}
     reports = {r.inputs["reportSetting"]["reportTemplate"] for r in plan.of_type("aws:backup/reportPlan:ReportPlan")}
     assert reports == {"RESTORE_JOB_REPORT", "COPY_JOB_REPORT", "CONTROL_COMPLIANCE_REPORT"}
     encryption = plan.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
@@ -329,7 +383,7 @@ def aws_layer(request: pytest.FixtureRequest, stack: str) -> Plan:
     return stack_plan(request, stack).layer("aws")
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod", "dr"])
+@pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_each_stack_shows_vaults_plans_copies_replication_restore_tests_and_the_framework(
     stack: str, request: pytest.FixtureRequest
 ) -> None:
@@ -347,7 +401,7 @@ def test_each_stack_shows_vaults_plans_copies_replication_restore_tests_and_the_
         r.get("copyActions") for p in plan.of_type(PLAN) for r in p.inputs["rules"] if r["ruleName"] == "hourly-dr"
     )
     assert plan.one("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication")
-    assert plan.one("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    assert plan.one("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "dr-replication-assets-replication")
     assert plan.one("aws:backup/restoreTestingPlan:RestoreTestingPlan")
     assert plan.one("aws:backup/framework:Framework")
     # Governance locks where data is protected; none in staging.
@@ -391,6 +445,9 @@ def test_the_dr_stack_restores_prods_database_from_its_replicated_backups(
         "sourceDbInstanceAutomatedBackupsArn": source,
         "useLatestRestorableTime": True,
     }
+    # A point-in-time restore keeps the replicated backups' key: the instance declares it, so no later `up` sees a
+    # different key (and wants a new instance).
+    assert instance.inputs["kmsKeyId"] == config["philosophy-infra:database"]["restoreFrom"]["kmsKeyArn"]
     # Where it was restored from never replaces it later; AWS Backup owns its automated backups.
     assert {"restoreToPointInTime", "backupRetentionPeriod", "backupWindow"} <= set(instance.ignore_changes)
     assert instance.protect
@@ -404,3 +461,49 @@ def test_the_dr_stacks_kubernetes_layer_runs_prods_workloads_from_the_dr_regions
     for key in set(prod) - {"philosophy-kubernetes:workloads"}:
         assert dr[key] == prod[key], key
     assert encode(dr)
+
+
+def test_the_dr_stack_needs_nothing_from_the_region_it_replaces(request: pytest.FixtureRequest) -> None:
+    """It runs because prod's region is lost: not one resource, provider or replica may be there."""
+    plan = stack_plan(request, "dr").layer("aws")
+    home = stack_yaml("prod")["config"]["aws:region"]
+    assert stack_yaml("dr")["config"]["philosophy-infra:disasterRecovery"]["crossRegion"] is False
+    in_home = [r.name for r in plan.resources if home in json.dumps(r.inputs)]
+    assert in_home == []
+    assert {p.name for p in plan.of_type("pulumi:providers:aws")} == {"aws", "aws-untagged"}
+    # What it still has: a vault, hourly points (no copies), restore tests and the framework (no cross-region
+    # control).
+    assert [v.inputs["name"] for v in plan.of_type(VAULT)] == ["philosophy-dr-backup"]
+    rules = [r for p in plan.of_type(PLAN) for r in p.inputs["rules"]]
+    assert rules and not any(r.get("copyActions") for r in rules)
+    assert not plan.of_type("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication")
+    assert plan.one("aws:backup/restoreTestingPlan:RestoreTestingPlan")
+    controls = {c["name"] for c in plan.one("aws:backup/framework:Framework").inputs["controls"]}
+    assert "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION" not in controls
+    assert all(not s.inputs.get("replicas") for s in plan.of_type("aws:secretsmanager/secret:Secret"))
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod", "dr"])
+def test_dr_status_and_drill_look_for_what_the_aws_layer_creates(stack: str, request: pytest.FixtureRequest) -> None:
+    from philosophy_infra.dr.target import load_target
+
+    plan = stack_plan(request, stack).layer("aws")
+    target = load_target(ROOT, stack)
+    assert target.vault == plan.outputs["backupVaultName"]
+    assert target.restore_testing_plan == plan.outputs["restoreTestingPlanName"]
+    assert target.database == plan.one("aws:rds/instance:Instance").inputs["identifier"]
+    assert target.dr_region == plan.outputs["drRegion"]
+    dr_vaults = [v.inputs["name"] for v in plan.of_type(VAULT) if v.inputs["name"] != target.vault]
+    assert dr_vaults == ([] if stack == "dr" else [target.dr_vault])
+
+
+def test_prods_neo4j_backups_reach_the_dr_region_within_minutes(request: pytest.FixtureRequest) -> None:
+    """Enterprise's backups are replicated (RTC), not only copied hourly: an hourly copy of an hourly backup would
+    leave the DR region up to two hours behind."""
+    plan = stack_plan(request, "prod").layer("aws")
+    configs = plan.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    assert {c.name for c in configs} == {
+        "dr-replication-assets-replication",
+        "dr-replication-neo4j-backups-replication",
+    }
+    assert set(plan.outputs["replicaBucketNames"]) == {"assets", "neo4j-backups"}

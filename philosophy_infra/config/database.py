@@ -121,6 +121,9 @@ class DatabaseRestore(Model):
     automated_backups_arn: str
     """`arn:aws:rds:<this region>:<account>:auto-backup:ab-...`: the AWS layer's `databaseBackupsReplicationArn`
     output of the stack that failed."""
+    kms_key_arn: str
+    """The key the replicated backups are encrypted with (the failed stack's `databaseReplicaKeyArn` output): RDS
+    restores into it (a point-in-time restore cannot change the key), so the instance declares it."""
     restore_time: str | None = None
     """UTC, `2026-11-27T09:00:00Z`; none: the latest restorable time."""
 
@@ -136,6 +139,13 @@ class DatabaseRestore(Model):
                 "database.restoreFrom.automatedBackupsArn",
                 self.automated_backups_arn,
                 f"must be in this stack's region ({region}): RDS restores replicated backups where they are",
+            )
+        key_arn = rf"arn:aws(-cn|-us-gov)?:kms:{re.escape(region)}:\d{{12}}:key/[0-9a-f-]+"
+        if not re.fullmatch(key_arn, self.kms_key_arn):
+            yield ConfigIssue(
+                "database.restoreFrom.kmsKeyArn",
+                self.kms_key_arn,
+                f"must be a KMS key ARN in this stack's region ({region}): the replicated backups' key",
             )
         if self.restore_time is not None and not _RESTORE_TIME.fullmatch(self.restore_time):
             yield ConfigIssue(

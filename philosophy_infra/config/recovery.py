@@ -30,6 +30,9 @@ class VaultLock(StrEnum):
 class RecoveryConfig(Model):
     region: str
     """The DR region: the database's automated backups are replicated there, AWS Backup copies its vault there."""
+    cross_region: bool = True
+    """Copy and replicate to `region`. Off only while `region` is unreachable: a DR stack running because its home
+    region is lost cannot create anything there (its stack file turns it on when the region is back)."""
     rpo_hours: int = Field(default=1, ge=1, le=24)
     """Recovery point objective: the newest recovery point of every protected resource, in each region, is at
     most this old."""

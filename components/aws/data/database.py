@@ -132,7 +132,9 @@ class Database(pulumi.ComponentResource):
             allocated_storage=settings.allocated_storage_gib,
             max_allocated_storage=settings.max_allocated_storage_gib,
             storage_encrypted=True,
-            kms_key_id=key.key_arn,
+            # Restored: the replicated backups' key, which a point-in-time restore keeps (RDS has no way to change
+            # it); the instance's other data (its secret, logs, insights) stays under its own key.
+            kms_key_id=settings.restore_from.kms_key_arn if settings.restore_from else key.key_arn,
             db_name=settings.database_name,
             username=settings.master_username,
             # RDS generates the password, keeps it in Secrets Manager and rotates it: it never exists here.

@@ -26,11 +26,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.aws.data.private_bucket import private_bucket_settings
+from components.aws.data.private_bucket import housekeeping_rules, private_bucket_settings, tls_only_policy
 from components.aws.recovery.backup_plans import BACKUP_TAG_KEY, graph_tag
 from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.aws.security.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy
-from components.aws.security.policy_statements import tls_only_statements
 from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.config.base import SECRET_RECOVERY_WINDOW_DAYS, DataProtection
 from philosophy_infra.config.neo4j import Neo4jConfig, Neo4jEdition
@@ -66,7 +65,10 @@ class GraphStore(pulumi.ComponentResource):
     backup_role_arn: pulumi.Output[str] | None
     """Enterprise only: the backup job's account's role."""
     backup_key_arn: pulumi.Output[str] | None
-    """Enterprise only: the backup bucket's key, which AWS Backup uses to copy the bucket."""
+    """Enterprise only: the backup bucket's key, which AWS Backup and replication use."""
+    backup_bucket: aws.s3.Bucket | None
+    backup_versioning: aws.s3.BucketVersioning | None
+    """Enterprise only: what the bucket's replication to the DR region waits for."""
 
     def __init__(self, name: str, args: GraphStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:GraphStore", name, None, opts)
@@ -116,9 +118,11 @@ class GraphStore(pulumi.ComponentResource):
         )
 
         self.backup_bucket_name = self.backup_role_arn = self.backup_key_arn = None
+        self.backup_bucket = self.backup_versioning = None
         if args.settings.edition is Neo4jEdition.ENTERPRISE:
-            bucket, role_arn, key_arn = self._backup_bucket(name, args, protected)
+            bucket, versioning, role_arn, key_arn = self._backup_bucket(name, args, protected)
             self.backup_bucket_name, self.backup_role_arn, self.backup_key_arn = bucket.bucket, role_arn, key_arn
+            self.backup_bucket, self.backup_versioning = bucket, versioning
 
         self.password_secret_arn = secret.arn
         self.password_key_arn = secrets_key.key_arn
@@ -134,7 +138,7 @@ class GraphStore(pulumi.ComponentResource):
 
     def _backup_bucket(
         self, name: str, args: GraphStoreArgs, protected: bool
-    ) -> tuple[aws.s3.Bucket, pulumi.Output[str], pulumi.Output[str]]:
+    ) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning, pulumi.Output[str], pulumi.Output[str]]:
         """Enterprise: the bucket `neo4j-admin` writes, its key, and the backup job's role."""
         child = pulumi.ResourceOptions(parent=self)
         key = EncryptionKey(
@@ -156,9 +160,7 @@ class GraphStore(pulumi.ComponentResource):
             f"{name}-backups",
             bucket,
             default_encryption={"sse_algorithm": "aws:kms", "kms_master_key_id": key.key_arn},
-            policy=bucket.arn.apply(
-                lambda arn: json.dumps({"Version": "2012-10-17", "Statement": tls_only_statements(arn)})
-            ),
+            policy=bucket.arn.apply(tls_only_policy),
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-backups-lifecycle",
@@ -180,7 +182,7 @@ class GraphStore(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        return bucket, role.role_arn, key.key_arn
+        return bucket, versioning, role.role_arn, key.key_arn
 
 
 def backup_lifecycle_rules(retention_days: int) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
@@ -191,25 +193,7 @@ def backup_lifecycle_rules(retention_days: int) -> list[aws.s3.BucketLifecycleCo
     kept = retention_days + 1
     return [
         {"id": "expire-backups", "status": "Enabled", "filter": {"prefix": ""}, "expiration": {"days": kept}},
-        {
-            "id": "expire-noncurrent-versions",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "noncurrent_version_expiration": {"noncurrent_days": kept},
-        },
-        {
-            # Once their versions are gone, the delete markers expiry leaves behind.
-            "id": "remove-expired-delete-markers",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "expiration": {"expired_object_delete_marker": True},
-        },
-        {
-            "id": "abort-incomplete-multipart-uploads",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-        },
+        *housekeeping_rules(noncurrent_days=kept, abort_multipart_days=1),
     ]
 
 

@@ -3,8 +3,12 @@ default encryption, and a bucket policy (applied after the public access block, 
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_aws as aws
+
+from components.aws.security.policy_statements import tls_only_statements
 
 DefaultEncryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgsDict
 
@@ -65,3 +69,36 @@ def private_bucket_settings(
     if policy_applied is not None:
         policy_applied.append(bucket_policy)
     return versioning
+
+
+def tls_only_policy(bucket_arn: str) -> str:
+    """A bucket policy that only refuses plain HTTP and TLS below 1.2: who may do what is in IAM."""
+    return json.dumps({"Version": "2012-10-17", "Statement": tls_only_statements(bucket_arn)})
+
+
+LifecycleRule = aws.s3.BucketLifecycleConfigurationRuleArgsDict
+
+
+def housekeeping_rules(*, noncurrent_days: int, abort_multipart_days: int) -> list[LifecycleRule]:
+    """What every versioned bucket's lifecycle ends with: noncurrent versions expire, the delete markers left with
+    no versions behind them go, abandoned multipart uploads (billed forever otherwise) are aborted."""
+    return [
+        {
+            "id": "expire-noncurrent-versions",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "noncurrent_version_expiration": {"noncurrent_days": noncurrent_days},
+        },
+        {
+            "id": "remove-expired-delete-markers",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "expiration": {"expired_object_delete_marker": True},
+        },
+        {
+            "id": "abort-incomplete-multipart-uploads",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": abort_multipart_days},
+        },
+    ]

@@ -88,8 +88,6 @@ class EdgeCertificates(pulumi.ComponentResource):
             type="CNAME",
             records=[load_balancer_dns_name],
             ttl=300,
-            # A DR stack that takes the domain over (README, Disaster recovery) re-points the failed stack's record.
-            allow_overwrite=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -108,7 +106,5 @@ class EdgeCertificates(pulumi.ComponentResource):
                         "evaluate_target_health": False,
                     }
                 ],
-                # As the origin record: the domain follows whichever stack is prod.
-                allow_overwrite=True,
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -28,11 +28,14 @@ from philosophy_infra.config.recovery import RecoveryConfig
 
 BACKUP_TAG_KEY = "philosophy-infra/backup"
 HOURLY = "cron(0 * ? * * *)"
+# Half past: AWS Backup merges rules whose windows start together (keeping the longer retention), and the
+# continuous rule's starts on the hour.
+HOURLY_SNAPSHOT = "cron(30 * ? * * *)"
 SERVICE_POLICIES = (
-    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
-    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
-    "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup",
-    "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
+    "service-role/AWSBackupServiceRolePolicyForBackup",
+    "service-role/AWSBackupServiceRolePolicyForRestores",
+    "AWSBackupServiceRolePolicyForS3Backup",
+    "AWSBackupServiceRolePolicyForS3Restore",
 )
 
 
@@ -50,7 +53,8 @@ class BackupPlansArgs:
     name_prefix: str
     settings: RecoveryConfig
     vault_name: pulumi.Input[str]
-    dr_vault_arn: pulumi.Input[str]
+    dr_vault_arn: pulumi.Input[str] | None
+    """None: no copies (no DR region: `disasterRecovery.crossRegion` off)."""
     bucket_key_arns: Sequence[pulumi.Input[str]] = ()
     """Customer keys of buckets it backs up (the assets', Neo4j's backups'): AWS Backup reads their objects."""
 
@@ -63,7 +67,9 @@ class BackupPlans(pulumi.ComponentResource):
     def __init__(self, name: str, args: BackupPlansArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:BackupPlans", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
         role = aws.iam.Role(
             f"{name}-role",
             path=args.role_limits.path,
@@ -75,9 +81,12 @@ class BackupPlans(pulumi.ComponentResource):
         on_role = pulumi.ResourceOptions(parent=role)
         attachments: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(
-                f"{name}-role-{arn.rsplit('/', 1)[1]}", role=role.name, policy_arn=arn, opts=on_role
+                f"{name}-role-{policy.rsplit('/', 1)[-1]}",
+                role=role.name,
+                policy_arn=pulumi.Output.concat("arn:", partition, ":iam::aws:policy/", policy),
+                opts=on_role,
             )
-            for arn in SERVICE_POLICIES
+            for policy in SERVICE_POLICIES
         ]
         if args.bucket_key_arns:
             attachments.append(
@@ -92,14 +101,15 @@ class BackupPlans(pulumi.ComponentResource):
         hourly_copy: aws.backup.PlanRuleArgsDict = {
             "rule_name": "hourly-dr",
             "target_vault_name": args.vault_name,
-            "schedule": HOURLY,
+            "schedule": HOURLY_SNAPSHOT,
             "start_window": 60,
             "completion_window": 180,
             "lifecycle": {"delete_after": s.snapshot_retention_days},
-            "copy_actions": [
-                {"destination_vault_arn": args.dr_vault_arn, "lifecycle": {"delete_after": s.copy_retention_days}}
-            ],
         }
+        if args.dr_vault_arn is not None:
+            hourly_copy["copy_actions"] = [
+                {"destination_vault_arn": args.dr_vault_arn, "lifecycle": {"delete_after": s.copy_retention_days}}
+            ]
         plans: dict[str, tuple[str, list[aws.backup.PlanRuleArgsDict]]] = {
             "continuous": (
                 continuous_tag(args.name_prefix),

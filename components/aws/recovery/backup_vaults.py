@@ -11,6 +11,7 @@ where the stack file says so.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -30,8 +31,8 @@ COMPLIANCE_GRACE_DAYS = 3
 @dataclass(frozen=True, kw_only=True)
 class BackupVaultsArgs:
     name_prefix: str
-    dr_provider: pulumi.ProviderResource
-    """The AWS provider of the DR region."""
+    dr_provider: pulumi.ProviderResource | None
+    """The AWS provider of the DR region; None: no vault there (`disasterRecovery.crossRegion` off)."""
     vault_lock: VaultLock
     data_protection: DataProtection = DataProtection.PROTECTED
 
@@ -39,16 +40,17 @@ class BackupVaultsArgs:
 class BackupVaults(pulumi.ComponentResource):
     vault_name: pulumi.Output[str]
     vault_arn: pulumi.Output[str]
-    dr_vault_name: pulumi.Output[str]
-    dr_vault_arn: pulumi.Output[str]
-    dr_key_arn: pulumi.Output[str]
-    """The DR region's backup key: also what the database's replicated automated backups are encrypted with."""
+    dr_vault_arn: pulumi.Output[str] | None
+    """None without a DR region."""
 
     def __init__(self, name: str, args: BackupVaultsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:BackupVaults", name, None, opts)
         protected = args.data_protection is DataProtection.PROTECTED
-        vaults = {}
-        for suffix, provider in (("backup", None), ("backup-dr", args.dr_provider)):
+        vaults: dict[str, aws.backup.Vault] = {}
+        regions: list[tuple[str, pulumi.ProviderResource | None]] = [("backup", None)]
+        if args.dr_provider is not None:
+            regions.append(("backup-dr", args.dr_provider))
+        for suffix, provider in regions:
             in_region = pulumi.ResourceOptions(parent=self, provider=provider)
             key = EncryptionKey(
                 f"{name}-{suffix}-encryption",
@@ -77,9 +79,33 @@ class BackupVaults(pulumi.ComponentResource):
                     changeable_for_days=COMPLIANCE_GRACE_DAYS if args.vault_lock is VaultLock.COMPLIANCE else None,
                     opts=pulumi.ResourceOptions(parent=vault, provider=provider),
                 )
-            vaults[suffix] = (vault, key)
-        (vault, _), (dr_vault, dr_key) = vaults["backup"], vaults["backup-dr"]
+            # Only AWS Backup's lifecycle removes a recovery point: nobody deletes one or shortens its life by hand
+            # (the audit framework's manual-deletion control reads this policy).
+            aws.backup.VaultPolicy(
+                f"{name}-{suffix}-policy",
+                backup_vault_name=vault.name,
+                policy=vault.arn.apply(no_manual_deletion_policy),
+                opts=pulumi.ResourceOptions(parent=vault, provider=provider),
+            )
+            vaults[suffix] = vault
+        vault = vaults["backup"]
         self.vault_name, self.vault_arn = vault.name, vault.arn
-        self.dr_vault_name, self.dr_vault_arn = dr_vault.name, dr_vault.arn
-        self.dr_key_arn = dr_key.key_arn
+        self.dr_vault_arn = vaults["backup-dr"].arn if "backup-dr" in vaults else None
         self.register_outputs({"vaultArn": self.vault_arn, "drVaultArn": self.dr_vault_arn})
+
+
+def no_manual_deletion_policy(vault_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "NoManualDeletion",
+                    "Effect": "Deny",
+                    "Principal": {"AWS": "*"},
+                    "Action": ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"],
+                    "Resource": "*",
+                }
+            ],
+        }
+    )

@@ -21,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.data.private_bucket import private_bucket_settings
+from components.aws.recovery.backup_plans import BACKUP_TAG_KEY
 from components.aws.security.policy_statements import tls_only_statements
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.recovery import RecoveryConfig, VaultLock
@@ -115,7 +116,9 @@ class RecoveryProof(pulumi.ComponentResource):
                 f"{name}-framework",
                 name=f"{args.name_prefix.replace('-', '_')}_recovery",
                 description=f"{args.name_prefix}: the RPO and the protection of every backed-up resource",
-                controls=framework_controls(s.rpo_hours, args.dr_region, args.vault_lock),
+                controls=framework_controls(
+                    s.rpo_hours, s.rto_hours, args.dr_region if s.cross_region else None, args.vault_lock
+                ),
                 opts=child,
             )
             self.framework_arn = framework.arn
@@ -187,9 +190,14 @@ class RecoveryProof(pulumi.ComponentResource):
 
 
 def framework_controls(
-    rpo_hours: int, dr_region: str, vault_lock: VaultLock
+    rpo_hours: int, rto_hours: int, dr_region: str | None, vault_lock: VaultLock
 ) -> list[aws.backup.FrameworkControlArgsDict]:
-    scope: aws.backup.FrameworkControlScopeArgsDict = {"compliance_resource_types": PROTECTED_TYPES}
+    # What carries the backup tag (any value: every plan's selection), not every volume and bucket of the account:
+    # the nodes' root volumes and the log buckets are not meant to be backed up.
+    scope: aws.backup.FrameworkControlScopeArgsDict = {
+        "compliance_resource_types": PROTECTED_TYPES,
+        "tags": {BACKUP_TAG_KEY: ""},
+    }
     controls: list[aws.backup.FrameworkControlArgsDict] = [
         {
             # The RPO, evaluated continuously: every protected resource has a recovery point this recent.
@@ -201,14 +209,23 @@ def framework_controls(
             "scope": scope,
         },
         {"name": "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN", "scope": scope},
-        {
-            "name": "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION",
-            "input_parameters": [{"name": "crossRegionList", "value": dr_region}],
-            "scope": scope,
-        },
         {"name": "BACKUP_RECOVERY_POINT_ENCRYPTED"},
         {"name": "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED"},
+        # The RTO as a control too: the restore tests' durations, against it.
+        {
+            "name": "RESTORE_TIME_FOR_RESOURCES_MEET_TARGET",
+            "input_parameters": [{"name": "maxRestoreTime", "value": str(rto_hours * 60)}],
+            "scope": scope,
+        },
     ]
+    if dr_region is not None:
+        controls.append(
+            {
+                "name": "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION",
+                "input_parameters": [{"name": "crossRegionList", "value": dr_region}],
+                "scope": scope,
+            }
+        )
     if vault_lock is not VaultLock.OFF:
         controls.append({"name": "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK", "scope": scope})
     return controls
