@@ -4,18 +4,20 @@ in the test itself; and its pure parts (ages against the RPO, the newest point, 
 moto implements RDS instances, snapshots and AWS Backup vaults, but none of AWS Backup's recovery points, protected
 resources, copy jobs, restore testing plans or restore jobs, nor the cross-region replication of RDS automated
 backups. Those calls alone are answered by botocore's Stubber on a client of their own (`AwsClients.stub`); every
-other call of the same client goes to moto. No test reaches a real AWS account: the credentials are dummies, the
-shared config files point at nothing, and the instance metadata service is off."""
+other call of the same client goes to moto. A bucket's S3 replication is all moto's: the buckets, their replication
+configuration and locations, and CloudWatch's statistics, whose `AWS/S3` replication metrics the tests put where S3
+would (moto accepts them in that namespace; AWS would not). No test reaches a real AWS account: the credentials are
+dummies, the shared config files point at nothing, and the instance metadata service is off."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import pytest
@@ -29,8 +31,24 @@ from philosophy_infra.cli import main
 from philosophy_infra.config.aws import AwsStackConfig
 from philosophy_infra.config.base import StackConfigError
 from philosophy_infra.dr import command
-from philosophy_infra.dr.report import Point, beyond, duration, lag, newest
+from philosophy_infra.dr.report import (
+    RTC_THRESHOLD,
+    BucketReplication,
+    Point,
+    ReplicationRule,
+    beyond,
+    duration,
+    lag,
+    newest,
+    replica_point,
+)
 from tests.conftest import ROOT, encode, raw_config
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.literals import StandardUnitType
+    from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, MetricDatumTypeDef
+    from mypy_boto3_s3.literals import BucketLocationConstraintType
+    from mypy_boto3_s3.type_defs import DestinationTypeDef, ReplicationRuleTypeDef
 
 REGION, DR = "eu-west-1", "eu-central-1"  # Pulumi.prod.yaml's aws:region and disasterRecovery.region
 ACCOUNT = "123456789012"  # moto's account
@@ -42,6 +60,9 @@ PLAN_ARN = f"arn:aws:backup:{REGION}:{ACCOUNT}:restore-testing-plan:{PLAN}-a1b2c
 BUCKET = "philosophy-prod-assets-7f3a"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
 REPLICATED_ARN = f"arn:aws:rds:{DR}:{ACCOUNT}:auto-backup:ab-drtestreplica"
+REPLICA_BUCKET = "philosophy-prod-assets-replica-2d9e"  # the bucket's replica in the DR region
+REPLICA_BUCKET_ARN = f"arn:aws:s3:::{REPLICA_BUCKET}"
+RULE = "dr"  # components.aws.recovery.cross_region's rule
 
 
 def vault_arn(region: str, vault: str) -> str:
@@ -101,6 +122,12 @@ class AwsClients:
 
     def backup(self, region: str) -> Any:
         return self.client("backup", region)
+
+    def s3(self, region: str) -> Any:
+        return self.client("s3", region)
+
+    def cloudwatch(self, region: str) -> Any:
+        return self.client("cloudwatch", region)
 
     def stub(self, service: str, region: str, operation: str, response: dict[str, Any], expected: Any = None) -> None:
         self.client(service, region).stub(operation, response, expected)
@@ -167,6 +194,88 @@ def create_vaults(*regions: str) -> None:
         boto3.client("backup", region_name=region).create_backup_vault(
             BackupVaultName=VAULT if region == REGION else DR_VAULT
         )
+
+
+def create_bucket(name: str, region: str) -> None:
+    """A versioned bucket, as replication needs on both sides."""
+    s3 = boto3.client("s3", region_name=region)
+    if region == "us-east-1":  # the one region without a LocationConstraint
+        s3.create_bucket(Bucket=name)
+    else:
+        location = cast("BucketLocationConstraintType", region)
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": location})
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+
+def replication_rule(
+    destination: str = REPLICA_BUCKET,
+    rule_id: str = RULE,
+    *,
+    timed: bool = True,
+    enabled: bool = True,
+    priority: int = 1,
+) -> ReplicationRuleTypeDef:
+    """A rule as components.aws.recovery.cross_region writes it (`timed`: Replication Time Control and metrics)."""
+    target: DestinationTypeDef = {"Bucket": f"arn:aws:s3:::{destination}", "StorageClass": "STANDARD"}
+    if timed:
+        target["ReplicationTime"] = {"Status": "Enabled", "Time": {"Minutes": 15}}
+        target["Metrics"] = {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}
+    return {
+        "ID": rule_id,
+        "Status": "Enabled" if enabled else "Disabled",
+        "Priority": priority,
+        "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Enabled"},
+        "Destination": target,
+    }
+
+
+def replicate_bucket(*rules: ReplicationRuleTypeDef) -> None:
+    """The bucket, its replica in the DR region, and the bucket's replication configuration (`rules`, or the one
+    rule into the replica with Replication Time Control)."""
+    create_bucket(BUCKET, REGION)
+    create_bucket(REPLICA_BUCKET, DR)
+    boto3.client("s3", region_name=REGION).put_bucket_replication(
+        Bucket=BUCKET,
+        ReplicationConfiguration={
+            "Role": f"arn:aws:iam::{ACCOUNT}:role/philosophy-prod-assets-replication",
+            "Rules": list(rules) or [replication_rule()],
+        },
+    )
+
+
+def replication_metrics(
+    now: datetime,
+    *,
+    latency: Sequence[float] = (),
+    pending: Sequence[float] = (),
+    failed: Sequence[float] = (),
+    destination: str = REPLICA_BUCKET,
+    rule_id: str = RULE,
+) -> None:
+    """What S3 reports of a rule with metrics: one value a minute, the last half a minute ago (seconds, counts); and
+    a day's latency half an hour ago, before the window the command reads."""
+    dimensions: list[DimensionTypeDef] = [
+        {"Name": "SourceBucket", "Value": BUCKET},
+        {"Name": "DestinationBucket", "Value": destination},
+        {"Name": "RuleId", "Value": rule_id},
+    ]
+    series: list[tuple[str, StandardUnitType, list[tuple[datetime, float]]]] = [
+        ("ReplicationLatency", "Seconds", [(now - timedelta(minutes=30), 86_400.0)]),
+        ("ReplicationLatency", "Seconds", _minutely(now, latency)),
+        ("OperationsPendingReplication", "Count", _minutely(now, pending)),
+        ("OperationsFailedReplication", "Count", _minutely(now, failed)),
+    ]
+    data: list[MetricDatumTypeDef] = [
+        {"MetricName": metric, "Dimensions": dimensions, "Timestamp": at, "Value": value, "Unit": unit}
+        for metric, unit, values in series
+        for at, value in values
+    ]
+    boto3.client("cloudwatch", region_name=REGION).put_metric_data(Namespace="AWS/S3", MetricData=data)
+
+
+def _minutely(now: datetime, values: Sequence[float]) -> list[tuple[datetime, float]]:
+    return [(now - timedelta(seconds=30 + 60 * (len(values) - 1 - i)), value) for i, value in enumerate(values)]
 
 
 def recovery_point(resource: str, kind: str, region: str, at: datetime, arn: str, **more: Any) -> dict[str, Any]:
@@ -521,6 +630,207 @@ def test_without_a_restore_testing_plan_or_database_the_report_says_so(
     assert f"note: no restore testing plan {PLAN} in {REGION}: no restore tests" in out
 
 
+# A bucket's S3 replication into the DR region (components.aws.recovery.cross_region): Replication Time Control keeps
+# the replica within minutes, where AWS Backup's DR copies are up to ~70 minutes old between hourly copies.
+
+
+def bucket_row(out: str) -> str:
+    return next(line for line in out.splitlines() if line.startswith(BUCKET))
+
+
+def bucket_json(path: Path) -> dict[str, Any]:
+    document = json.loads(path.read_text())
+    return next(r for r in document["resources"] if r["name"] == BUCKET) | {"warnings": document["warnings"]}
+
+
+def test_rtc_replication_minutes_behind_keeps_a_bucket_within_the_rpo_between_vault_copies(
+    aws: AwsClients, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    create_database()
+    create_vaults(REGION, DR)
+    replicate_bucket()
+    # Latency up to 2 minutes; the backlog was 5 operations and is 1 now (a level: the newest, not their sum).
+    replication_metrics(now, latency=[40, 120, 75], pending=[5, 0, 1], failed=[0, 0, 0])
+    stub_world(aws, now, bucket_dr_age=timedelta(minutes=70))  # the DR vault's copy alone is beyond 1h
+    use(monkeypatch, aws, fixed(now))
+
+    assert main(dr_status("--json", str(tmp_path / "status.json"))) == 0
+    out = capsys.readouterr().out
+    row = bucket_row(out)
+    assert "20m ago (vault)" in row and "2m ago (s3 replication)" in row, out
+    assert "S3 replication (RTC): latency 2m, 1 pending, 0 failed; copy COMPLETED, lag 0s" in row, out
+    assert row.endswith("ok") and "warning:" not in out and "note:" not in out, out
+    assert out.rstrip().endswith("all 2 resource(s) within the RPO of 1h"), out
+    bucket = bucket_json(tmp_path / "status.json")
+    assert bucket["dr"] == {
+        "region": DR,
+        "newest": (now - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source": "s3 replication",
+        "recoveryPoint": REPLICA_BUCKET_ARN,
+        "ageSeconds": 120,
+        "withinRpo": True,
+        "problem": None,
+    }
+    assert bucket["replication"] == {
+        "state": "S3 replication (RTC)",
+        "detail": "latency 2m, 1 pending, 0 failed; copy COMPLETED",
+        "lagSeconds": 0,
+    }
+    assert bucket["s3Replication"] == {
+        "state": "S3 replication (RTC)",
+        "detail": "latency 2m, 1 pending, 0 failed",
+        "counted": True,
+        "replicaAt": (now - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "problems": [],
+        "rules": [
+            {
+                "id": RULE,
+                "destinationBucket": REPLICA_BUCKET_ARN,
+                "replicationTimeControl": True,
+                "metrics": True,
+                "latencySeconds": 120,
+                "pendingOperations": 1,
+                "failedOperations": 0,
+            }
+        ],
+    }
+    assert bucket["withinRpo"] is True and bucket["warnings"] == []
+
+
+def test_rtc_replication_without_recent_writes_is_current_as_of_its_threshold(
+    aws: AwsClients, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = datetime.now(UTC)
+    create_database()
+    create_vaults(REGION, DR)
+    replicate_bucket()
+    replication_metrics(now)  # only a latency from before the window: nothing written since
+    stub_world(aws, now, bucket_dr_age=timedelta(minutes=70))
+    use(monkeypatch, aws, fixed(now))
+
+    assert main(dr_status()) == 0
+    out = capsys.readouterr().out
+    row = bucket_row(out)
+    assert "15m ago (s3 replication)" in row, out
+    assert "no latency reported in 15m (no recent writes): taken as 15m behind, 0 pending, 0 failed" in row, out
+
+
+def test_rtc_replication_hours_behind_is_beyond_the_rpo(
+    aws: AwsClients, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = datetime.now(UTC)
+    create_database()
+    create_vaults(REGION, DR)
+    replicate_bucket()
+    replication_metrics(now, latency=[3600, 7200], pending=[12_000])
+    stub_world(aws, now, bucket_dr_age=timedelta(hours=3))
+    use(monkeypatch, aws, fixed(now))
+
+    assert main(dr_status()) == 1
+    out = capsys.readouterr().out
+    row = bucket_row(out)
+    assert "2h 00m ago (s3 replication)" in row and "latency 2h 00m, 12000 pending, 0 failed" in row, out
+    assert row.endswith("BEYOND"), out
+    assert f"{BUCKET}: newest recovery point in {DR} is 2h 00m old (s3 replication, " in out, out
+    assert out.rstrip().endswith("1 of 2 resource(s) beyond the RPO of 1h"), out
+
+
+@pytest.mark.parametrize(("copy_age", "exit_code"), [(timedelta(minutes=40), 0), (timedelta(minutes=70), 1)])
+def test_failed_replication_is_a_problem_on_the_row_and_the_vault_copy_decides(
+    aws: AwsClients,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    copy_age: timedelta,
+    exit_code: int,
+) -> None:
+    now = datetime.now(UTC)
+    create_database()
+    create_vaults(REGION, DR)
+    replicate_bucket()
+    replication_metrics(now, latency=[60], failed=[2, 0, 1])
+    stub_world(aws, now, bucket_dr_age=copy_age)
+    use(monkeypatch, aws, fixed(now))
+
+    assert main(dr_status("--json", str(tmp_path / "status.json"))) == exit_code
+    out = capsys.readouterr().out
+    row = bucket_row(out)
+    # The replica, a minute behind but missing what failed, is not a recovery point: the vault's copy is the newest.
+    assert f"{duration(copy_age)} ago (vault copy)" in row and "(s3 replication)" not in row, out
+    assert "S3 replication (RTC): latency 1m, 0 pending, 3 failed" in row, out
+    problem = (
+        f"S3 replication rule {RULE}: 3 operation(s) failed to replicate to {REPLICA_BUCKET_ARN} in the last 15m; "
+        "the replica is not counted"
+    )
+    assert f"warning: {BUCKET}: {problem}" in out, out
+    assert row.endswith("ok" if exit_code == 0 else "BEYOND"), out
+    bucket = bucket_json(tmp_path / "status.json")
+    assert (bucket["dr"]["source"], bucket["dr"]["problem"]) == ("vault copy", problem)
+    assert bucket["s3Replication"]["counted"] is False and bucket["s3Replication"]["replicaAt"] is None
+    assert bucket["s3Replication"]["problems"] == [problem] and bucket["warnings"] == [f"{BUCKET}: {problem}"]
+    assert bucket["s3Replication"]["rules"][0]["failedOperations"] == 3
+
+
+@pytest.mark.parametrize("bucket", ["without replication", "deleted"])
+def test_a_bucket_without_s3_replication_is_reported_as_before(
+    aws: AwsClients, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, bucket: str
+) -> None:
+    now = datetime.now(UTC)
+    create_database()
+    create_vaults(REGION, DR)
+    if bucket == "without replication":
+        create_bucket(BUCKET, REGION)
+    # Else AWS Backup still lists the bucket (its recovery points outlive it) and S3 answers NoSuchBucket.
+    stub_world(aws, now)
+    use(monkeypatch, aws, fixed(now))
+
+    assert main(dr_status("--json", str(tmp_path / "status.json"))) == 0
+    out = capsys.readouterr().out
+    row = bucket_row(out)
+    assert "20m ago (vault)" in row and "40m ago (vault copy)" in row and "copy COMPLETED, lag 20m" in row, out
+    assert "S3 replication" not in row, out
+    note = f"note: no bucket {BUCKET} in {REGION}: its S3 replication was not read"
+    assert (note in out) == (bucket == "deleted"), out
+    result = bucket_json(tmp_path / "status.json")
+    assert result["replication"] == {"state": "copy COMPLETED", "detail": None, "lagSeconds": 1200}
+    assert result["dr"]["problem"] is None and result["s3Replication"] is None and result["warnings"] == []
+
+
+def test_replication_without_rtc_is_shown_but_not_counted(
+    aws: AwsClients, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    create_database()
+    create_vaults(REGION, DR)
+    create_bucket("philosophy-prod-assets-us-5e6f", "us-east-1")
+    create_bucket("philosophy-prod-assets-old-7a8b", DR)
+    replicate_bucket(
+        replication_rule(timed=False),
+        # Neither of these is replication into the DR region: another region's bucket, and a disabled rule.
+        replication_rule("philosophy-prod-assets-us-5e6f", "elsewhere", priority=2),
+        replication_rule("philosophy-prod-assets-old-7a8b", "disabled", enabled=False, priority=3),
+    )
+    replication_metrics(now, latency=[30], destination="philosophy-prod-assets-us-5e6f", rule_id="elsewhere")
+    replication_metrics(now, latency=[30], destination="philosophy-prod-assets-old-7a8b", rule_id="disabled")
+    stub_world(aws, now, bucket_dr_age=timedelta(minutes=70))
+    use(monkeypatch, aws, fixed(now))
+
+    assert main(dr_status("--json", str(tmp_path / "status.json"))) == 1
+    out = capsys.readouterr().out
+    row = bucket_row(out)
+    assert "1h 10m ago (vault copy)" in row and row.endswith("BEYOND"), out
+    assert (
+        "S3 replication: lag not reported (no Replication Time Control, no replication metrics); copy COMPLETED" in row
+    ), out
+    assert f"{BUCKET}: newest recovery point in {DR} is 1h 10m old (vault copy, " in out, out
+    replication = bucket_json(tmp_path / "status.json")["s3Replication"]
+    assert replication["counted"] is False and replication["problems"] == []
+    assert [(r["id"], r["replicationTimeControl"], r["latencySeconds"]) for r in replication["rules"]] == [
+        (RULE, False, None)
+    ]
+
+
 def test_missing_credentials_is_one_line_and_exit_1(
     aws_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -640,3 +950,39 @@ def test_lag_is_how_far_the_dr_copy_trails(primary: datetime, dr: datetime) -> N
     trailing = lag(Point(primary, "vault"), Point(dr, "vault copy"))
     assert trailing == max(primary - dr, timedelta(0))
     assert lag(None, Point(dr, "vault copy")) is None and lag(Point(primary, "vault"), None) is None
+
+
+@given(
+    st.one_of(st.none(), st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2))),
+    st.integers(0, 1000),
+)
+def test_replica_point_from_latency(latency: timedelta | None, failed: int) -> None:
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    at = replica_point(now, latency, failed)
+    if failed:
+        assert at is None
+    else:
+        assert at == now - (RTC_THRESHOLD if latency is None else latency)
+
+
+def _rule(
+    latency: timedelta | None = None, *, failed: int = 0, timed: bool = True, rule_id: str = RULE
+) -> ReplicationRule:
+    return ReplicationRule(
+        rule_id, REPLICA_BUCKET_ARN, timed, timed, latency, 0 if timed else None, failed if timed else None
+    )
+
+
+def test_a_bucket_replica_is_as_current_as_its_slowest_rule_and_only_when_every_rule_reports() -> None:
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    one = BucketReplication((_rule(timedelta(minutes=2)),))
+    assert one.point(now) == Point(now - timedelta(minutes=2), "s3 replication", REPLICA_BUCKET_ARN)
+    two = BucketReplication((_rule(timedelta(minutes=2)), _rule(None, rule_id="quiet")))
+    assert two.point(now) == Point(now - RTC_THRESHOLD, "s3 replication", REPLICA_BUCKET_ARN)
+    for other in (_rule(timedelta(minutes=1), failed=1), _rule(timed=False)):
+        assert BucketReplication((_rule(timedelta(minutes=2)), other)).point(now) is None
+    assert BucketReplication(()).point(now) is None
+    without_metrics = ReplicationRule(RULE, REPLICA_BUCKET_ARN, time_control=True, metrics=False)
+    assert without_metrics.point(now) is None
+    assert without_metrics.describe() == "lag not reported (no replication metrics)"
+    assert BucketReplication((without_metrics,)).state == "S3 replication (RTC)"

@@ -10,7 +10,9 @@ from botocore.config import Config
 if TYPE_CHECKING:
     # boto3-stubs (a dev dependency): the typed clients, so every call's parameters are checked by mypy.
     from mypy_boto3_backup import BackupClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_rds import RDSClient
+    from mypy_boto3_s3 import S3Client
 
 # Standard retries ride out API throttling; the timeouts keep a hung endpoint from hanging the operator's terminal.
 _CONFIG = Config(
@@ -26,6 +28,10 @@ class Clients(Protocol):
 
     def backup(self, region: str) -> BackupClient: ...
 
+    def s3(self, region: str) -> S3Client: ...
+
+    def cloudwatch(self, region: str) -> CloudWatchClient: ...
+
 
 class Boto3Clients:
     """Clients of one boto3 session: credentials from the environment (variables, profile, SSO, instance role),
@@ -39,3 +45,9 @@ class Boto3Clients:
 
     def backup(self, region: str) -> BackupClient:
         return self._session.client("backup", region_name=region, config=_CONFIG)
+
+    def s3(self, region: str) -> S3Client:
+        return self._session.client("s3", region_name=region, config=_CONFIG)
+
+    def cloudwatch(self, region: str) -> CloudWatchClient:
+        return self._session.client("cloudwatch", region_name=region, config=_CONFIG)

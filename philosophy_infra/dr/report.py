@@ -14,6 +14,13 @@ PITR = "point in time"  # RDS automated backups: LatestRestorableTime
 VAULT = "vault"  # an AWS Backup recovery point in the stack region's vault
 REPLICA = "replicated backup"  # the RDS automated backups replicated into the DR region: RestoreWindow.LatestTime
 VAULT_COPY = "vault copy"  # an AWS Backup copy in the DR region's vault
+S3_REPLICA = "s3 replication"  # a bucket's replica in the DR region, kept by S3 replication: now minus its latency
+
+RTC_THRESHOLD = timedelta(minutes=15)
+"""Replication Time Control's threshold (components.aws.recovery.cross_region.REPLICATION_MINUTES): S3 replicates
+99.99% of objects within it, and its metrics say when it does not."""
+METRICS_WINDOW = timedelta(minutes=15)
+"""How far back `dr status` reads S3's replication metrics."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,8 @@ class RegionState:
     region: str
     newest: Point | None
     problem: str | None = None
-    """Why there is nothing to look at, e.g. the vault does not exist: said next to "no recovery point"."""
+    """Why there is nothing to look at, e.g. the vault does not exist: said next to "no recovery point"; or what is
+    wrong with what is there (a bucket's failed S3 replication), which the points' ages still decide over."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,104 @@ class Replication:
 
     state: str
     detail: str | None = None
+
+
+def replica_point(now: datetime, latency: timedelta | None, failed: int) -> datetime | None:
+    """How current a bucket's replica in the DR region is, from S3 replication's metrics over METRICS_WINDOW: as of
+    the highest latency reported ago; with no latency datapoint (nothing written lately), as of RTC's threshold
+    ago, the latest S3 commits to; None when operations failed to replicate (objects may be missing from the
+    replica, however recent the rest)."""
+    if failed > 0:
+        return None
+    return now - (max(latency, timedelta(0)) if latency is not None else RTC_THRESHOLD)
+
+
+@dataclass(frozen=True)
+class ReplicationRule:
+    """An enabled S3 replication rule of a bucket whose destination bucket is in the DR region, with its metrics
+    over METRICS_WINDOW (read only when the rule has Replication Time Control and replication metrics both)."""
+
+    rule_id: str
+    destination: str
+    """The destination (replica) bucket's ARN."""
+    time_control: bool
+    metrics: bool
+    latency: timedelta | None = None
+    """The highest ReplicationLatency over the window; None without a datapoint, or when not reported."""
+    pending: int | None = None
+    """OperationsPendingReplication at the window's newest datapoint (0 without one); None when not reported."""
+    failed: int | None = None
+    """OperationsFailedReplication summed over the window (0 without a datapoint); None when not reported."""
+
+    @property
+    def reported(self) -> bool:
+        """Whether S3 reports the rule's lag: only with Replication Time Control and its metrics enabled."""
+        return self.time_control and self.metrics
+
+    def point(self, now: datetime) -> Point | None:
+        if not self.reported:
+            return None
+        at = replica_point(now, self.latency, self.failed or 0)
+        return Point(at, S3_REPLICA, self.destination) if at is not None else None
+
+    def describe(self) -> str:
+        if not self.reported:
+            missing = [
+                *([] if self.time_control else ["no Replication Time Control"]),
+                *([] if self.metrics else ["no replication metrics"]),
+            ]
+            return f"lag not reported ({', '.join(missing)})"
+        counts = f"{self.pending or 0} pending, {self.failed or 0} failed"
+        if self.latency is None:
+            return (
+                f"no latency reported in {duration(METRICS_WINDOW)} (no recent writes): "
+                f"taken as {duration(RTC_THRESHOLD)} behind, {counts}"
+            )
+        return f"latency {duration(self.latency)}, {counts}"
+
+    def problem(self) -> str | None:
+        if not self.failed:
+            return None
+        return (
+            f"S3 replication rule {self.rule_id or '(no ID)'}: {self.failed} operation(s) failed to replicate to "
+            f"{self.destination} in the last {duration(METRICS_WINDOW)}; the replica is not counted"
+        )
+
+
+@dataclass(frozen=True)
+class BucketReplication:
+    """S3 replication of a bucket into the DR region: its enabled rules whose destination bucket is there."""
+
+    rules: tuple[ReplicationRule, ...]
+
+    @property
+    def state(self) -> str:
+        timed = bool(self.rules) and all(rule.time_control for rule in self.rules)
+        return "S3 replication (RTC)" if timed else "S3 replication"
+
+    @property
+    def detail(self) -> str:
+        if len(self.rules) == 1:
+            return self.rules[0].describe()
+        return "; ".join(f"rule {rule.rule_id}: {rule.describe()}" for rule in self.rules)
+
+    def point(self, now: datetime) -> Point | None:
+        """The replica as a recovery point: the oldest of its rules' (the replica is only as current as its slowest
+        rule), and none when any rule does not report its lag or has failed operations."""
+        points = [rule.point(now) for rule in self.rules]
+        if not points or any(point is None for point in points):
+            return None
+        return min((point for point in points if point is not None), key=lambda p: p.at)
+
+    def problems(self) -> list[str]:
+        return [problem for rule in self.rules if (problem := rule.problem()) is not None]
+
+    def replication(self, copy: Replication | None) -> Replication:
+        """What the row's replication says: S3's, then the AWS Backup copy job's state, which it stands next to."""
+        detail = self.detail
+        if copy is not None:
+            detail += f"; {copy.state}" + (f": {copy.detail}" if copy.detail else "")
+        return Replication(self.state, detail)
 
 
 @dataclass(frozen=True)
@@ -102,10 +208,18 @@ class ResourceStatus:
     dr: RegionState
     replication: Replication | None = None
     restore_test: RestoreTest | None = None
+    bucket_replication: BucketReplication | None = None
+    """A bucket's S3 replication into the DR region, when it has any: `replication` then says it."""
 
     @property
     def lag(self) -> timedelta | None:
         return lag(self.primary.newest, self.dr.newest)
+
+    def warnings(self) -> list[str]:
+        """What is wrong with the replication but does not decide the exit code (the recovery points do)."""
+        if self.bucket_replication is None:
+            return []
+        return [f"{self.name}: {problem}" for problem in self.bucket_replication.problems()]
 
     def problems(self, now: datetime, rpo_hours: int) -> list[str]:
         """One line per region whose newest point is missing or beyond the RPO."""
@@ -136,6 +250,9 @@ class StatusReport:
     def problems(self) -> list[str]:
         return [line for r in self.resources for line in r.problems(self.checked_at, self.rpo_hours)]
 
+    def warnings(self) -> list[str]:
+        return [line for r in self.resources for line in r.warnings()]
+
     @property
     def ok(self) -> bool:
         return not self.problems()
@@ -151,6 +268,7 @@ class StatusReport:
             "ok": self.ok,
             "resources": [self._resource_json(r) for r in self.resources],
             "problems": self.problems(),
+            "warnings": self.warnings(),
             "notes": self.notes,
         }
 
@@ -190,6 +308,29 @@ class StatusReport:
             if test
             else None,
             "withinRpo": not resource.problems(self.checked_at, self.rpo_hours),
+            "s3Replication": self._bucket_json(resource.bucket_replication) if resource.bucket_replication else None,
+        }
+
+    def _bucket_json(self, bucket: BucketReplication) -> dict[str, Any]:
+        point = bucket.point(self.checked_at)
+        return {
+            "state": bucket.state,
+            "detail": bucket.detail,
+            "counted": point is not None,
+            "replicaAt": iso(point.at) if point else None,
+            "problems": bucket.problems(),
+            "rules": [
+                {
+                    "id": rule.rule_id,
+                    "destinationBucket": rule.destination,
+                    "replicationTimeControl": rule.time_control,
+                    "metrics": rule.metrics,
+                    "latencySeconds": int(rule.latency.total_seconds()) if rule.latency is not None else None,
+                    "pendingOperations": rule.pending,
+                    "failedOperations": rule.failed,
+                }
+                for rule in bucket.rules
+            ],
         }
 
     def render(self) -> str:
@@ -214,6 +355,8 @@ class StatusReport:
         if problems:
             lines += ["", f"beyond the RPO of {self.rpo_hours}h, or without a recovery point:"]
             lines += [f"  - {line}" for line in problems]
+        for warning in self.warnings():
+            lines.append(f"warning: {warning}")
         for note in self.notes:
             lines.append(f"note: {note}")
         failing = sum(1 for r in self.resources if r.problems(self.checked_at, self.rpo_hours))
@@ -233,6 +376,8 @@ class StatusReport:
         replication = resource.replication
         lagging = resource.lag
         parts = [replication.state] if replication else []
+        if replication and replication.detail and resource.bucket_replication is not None:
+            parts = [f"{replication.state}: {replication.detail}"]
         if lagging is not None:
             parts.append(f"lag {duration(lagging)}")
         test = resource.restore_test

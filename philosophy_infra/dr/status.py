@@ -2,27 +2,31 @@
 
 The rows are the database plus every resource AWS Backup protects into this stack's vault. For each: the newest
 recovery point per region (AWS Backup's vault and its DR copy; for the database also its point-in-time restore
-window and the automated backups replicated into the DR region), the replication's state, and the newest restore
-job of the restore testing plan."""
+window and the automated backups replicated into the DR region; for a bucket also its S3 replication into the DR
+region, as current as the latency S3 reports), the replication's state, and the newest restore job of the restore
+testing plan."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
 from philosophy_infra.dr.clients import Clients
 from philosophy_infra.dr.report import (
+    METRICS_WINDOW,
     PITR,
     REPLICA,
     VAULT,
     VAULT_COPY,
+    BucketReplication,
     Point,
     RegionState,
     Replication,
+    ReplicationRule,
     ResourceStatus,
     RestoreTest,
     StatusReport,
@@ -32,17 +36,25 @@ from philosophy_infra.dr.target import DrTarget
 
 if TYPE_CHECKING:
     from mypy_boto3_backup import BackupClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import DatapointTypeDef
     from mypy_boto3_rds import RDSClient
+    from mypy_boto3_s3 import S3Client
 
 # Recovery points a restore can start from (the others are being made, deleted, or failed).
 USABLE_POINT = frozenset({"COMPLETED", "AVAILABLE"})
 # Copy jobs older than this say nothing the DR vault's recovery points do not.
 COPY_JOBS_WINDOW = timedelta(days=7)
+# What S3 answers for a bucket without a replication configuration (the documented code, and the one S3 sends).
+NO_REPLICATION = frozenset({"NoSuchReplicationConfiguration", "ReplicationConfigurationNotFoundError"})
+# GetBucketLocation's answers for the two regions that predate LocationConstraint.
+_LEGACY_LOCATIONS = {"": "us-east-1", "EU": "eu-west-1"}
 
 
 def collect_status(target: DrTarget, clients: Clients, now: datetime) -> StatusReport:
     rds, backup = clients.rds(target.region), clients.backup(target.region)
     rds_dr, backup_dr = clients.rds(target.dr_region), clients.backup(target.dr_region)
+    s3, s3_dr, cloudwatch = clients.s3(target.region), clients.s3(target.dr_region), clients.cloudwatch(target.region)
     notes: list[str] = []
 
     database = describe_database(rds, target.database)
@@ -104,15 +116,30 @@ def collect_status(target: DrTarget, clients: Clients, now: datetime) -> StatusR
     for arn, kind, name in protected_resources(backup, target.vault):
         if is_db(arn):
             continue
+        bucket = bucket_name(arn)
+        replicated_bucket = (
+            bucket_replication(s3, s3_dr, cloudwatch, bucket, target.region, target.dr_region, now, notes)
+            if bucket
+            else None
+        )
+        replica = replicated_bucket.point(now) if replicated_bucket else None
+        copy = _copy_state(copies.get(arn))
+        problems = [*([dr_problem] if dr_problem else []), *(replicated_bucket.problems() if replicated_bucket else [])]
         rows.append(
             ResourceStatus(
                 name=name,
                 kind=kind,
                 arn=arn,
                 primary=RegionState(target.region, newest(primary_points.get(arn, [])), primary_problem),
-                dr=RegionState(target.dr_region, newest(dr_points.get(arn, [])), dr_problem),
-                replication=_copy_state(copies.get(arn)),
+                dr=RegionState(
+                    target.dr_region,
+                    newest([*dr_points.get(arn, []), *([replica] if replica else [])]),
+                    # Failed replication is the row's problem; the points' ages still decide the exit code.
+                    "; ".join(problems) or None,
+                ),
+                replication=replicated_bucket.replication(copy) if replicated_bucket else copy,
                 restore_test=(tests or {}).get(arn),
+                bucket_replication=replicated_bucket,
             )
         )
     return StatusReport(
@@ -160,6 +187,103 @@ def replicated_backup(rds_dr: RDSClient, identifier: str, source_region: str) ->
             break
     # A retained backup of a deleted instance may sit next to the live replication: the freshest one counts.
     return max(found, key=lambda b: _utc(b.get("RestoreWindow", {}).get("LatestTime")), default=None)
+
+
+def bucket_name(arn: str) -> str | None:
+    """The bucket's name, when `arn` is an S3 bucket's (any partition)."""
+    match = re.fullmatch(r"arn:aws[a-z-]*:s3:::([^/:]+)", arn)
+    return match.group(1) if match else None
+
+
+def bucket_replication(
+    s3: S3Client,
+    s3_dr: S3Client,
+    cloudwatch: CloudWatchClient,
+    bucket: str,
+    region: str,
+    dr_region: str,
+    now: datetime,
+    notes: list[str],
+) -> BucketReplication | None:
+    """The bucket's S3 replication into the DR region: its enabled rules whose destination bucket is there (asked
+    of the DR region), each with its metrics when S3 reports them; None without any such rule. `s3` and
+    `cloudwatch` are the stack region's, where the bucket and its replication metrics are. What cannot be read
+    and is not an error goes to `notes`."""
+    try:
+        config = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
+    except ClientError as exc:
+        if _code(exc) in NO_REPLICATION:
+            return None
+        if _code(exc) == "NoSuchBucket":
+            # AWS Backup keeps listing a deleted bucket while its recovery points last.
+            notes.append(f"no bucket {bucket} in {region}: its S3 replication was not read")
+            return None
+        raise
+    rules: list[ReplicationRule] = []
+    for rule in config.get("Rules", []):
+        destination = rule.get("Destination", {})
+        replica = bucket_name(destination.get("Bucket", ""))
+        if rule.get("Status") != "Enabled" or replica is None:
+            continue
+        located, why = bucket_region(s3_dr, replica)
+        if located is None:
+            notes.append(f"S3 replication of {bucket} to {replica}: the destination's region is unknown ({why})")
+            continue
+        if located != dr_region:
+            continue
+        rule_id = rule.get("ID", "")
+        time_control = destination.get("ReplicationTime", {}).get("Status") == "Enabled"
+        metrics = destination.get("Metrics", {}).get("Status") == "Enabled"
+        if time_control and metrics:
+            latency, pending, failed = replication_metrics(cloudwatch, bucket, replica, rule_id, now)
+            rules.append(ReplicationRule(rule_id, destination["Bucket"], True, True, latency, pending, failed))
+        else:
+            rules.append(ReplicationRule(rule_id, destination["Bucket"], time_control, metrics))
+    return BucketReplication(tuple(rules)) if rules else None
+
+
+def bucket_region(s3: S3Client, bucket: str) -> tuple[str | None, str | None]:
+    """The bucket's region, or None and why not (no such bucket, or not the caller's to see)."""
+    try:
+        location: str = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or ""
+    except ClientError as exc:
+        if _code(exc) in {"NoSuchBucket", "AccessDenied"}:
+            return None, _code(exc)
+        raise
+    return _LEGACY_LOCATIONS.get(location, location), None
+
+
+def replication_metrics(
+    cloudwatch: CloudWatchClient, source: str, destination: str, rule_id: str, now: datetime
+) -> tuple[timedelta | None, int, int]:
+    """A replication rule's metrics over METRICS_WINDOW, at one-minute periods: the highest ReplicationLatency (None
+    without a datapoint: nothing was written), OperationsPendingReplication at the newest datapoint (a backlog, not
+    a count of events) and OperationsFailedReplication summed."""
+
+    def datapoints(metric: str, statistic: Literal["Maximum", "Sum"]) -> list[DatapointTypeDef]:
+        return cloudwatch.get_metric_statistics(
+            Namespace="AWS/S3",
+            MetricName=metric,
+            Dimensions=[
+                {"Name": "SourceBucket", "Value": source},
+                {"Name": "DestinationBucket", "Value": destination},
+                {"Name": "RuleId", "Value": rule_id},
+            ],
+            StartTime=now - METRICS_WINDOW,
+            EndTime=now,
+            Period=60,
+            Statistics=[statistic],
+        ).get("Datapoints", [])
+
+    latency = max((p["Maximum"] for p in datapoints("ReplicationLatency", "Maximum") if "Maximum" in p), default=None)
+    backlog = datapoints("OperationsPendingReplication", "Sum")
+    pending = max(backlog, key=lambda p: _utc(p.get("Timestamp"))).get("Sum", 0.0) if backlog else 0.0
+    failed = sum(p.get("Sum", 0.0) for p in datapoints("OperationsFailedReplication", "Sum"))
+    return (
+        timedelta(seconds=latency) if latency is not None else None,
+        int(pending),
+        int(failed),
+    )
 
 
 def vault_points(
