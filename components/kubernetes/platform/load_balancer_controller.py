@@ -56,7 +56,10 @@ TARGET_GROUP_BINDING_API = "elbv2.k8s.aws/v1beta1"
 
 @cache
 def _crd_documents(path: Path) -> tuple[dict[str, Any], ...]:
-    documents = tuple(d for d in yaml.safe_load_all(path.read_text()) if d)
+    # libyaml's loader where PyYAML has it: the CRDs are a large file, and the pure-Python parser takes most of a
+    # second of every plan on it (scripts/bench.py).
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    documents = tuple(d for d in yaml.load_all(path.read_text(), Loader=loader) if d)
     for d in documents:
         if d.get("kind") != "CustomResourceDefinition":
             raise pulumi.RunError(f"{path.name} holds a {d.get('kind')}, not only CustomResourceDefinitions")

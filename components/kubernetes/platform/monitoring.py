@@ -72,7 +72,9 @@ def alertmanager_config(receivers: Mapping[str, Mapping[str, Any]]) -> dict[str,
 
 
 def alert_rule_groups() -> list[dict[str, Any]]:
-    groups: list[dict[str, Any]] = yaml.safe_load(RULES_FILE.read_text())["groups"]
+    groups: list[dict[str, Any]] = yaml.load(
+        RULES_FILE.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    )["groups"]
     return groups
 
 
