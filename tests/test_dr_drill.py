@@ -42,6 +42,7 @@ from tests.test_dr_status import (
     fixed,
     moto_clients,
     recovery_point,
+    replicated_backup,
     use,
 )
 
@@ -210,21 +211,7 @@ def test_drill_prefers_the_replicated_automated_backups(
         "rds",
         DR,
         "describe_db_instance_automated_backups",
-        {
-            "DBInstanceAutomatedBackups": [
-                {
-                    "DBInstanceArn": DB_ARN,
-                    "DBInstanceIdentifier": DB,
-                    "Region": REGION,
-                    "Status": "replicating",
-                    "DBInstanceAutomatedBackupsArn": REPLICATED_ARN,
-                    "RestoreWindow": {
-                        "EarliestTime": now - timedelta(days=7),
-                        "LatestTime": now - timedelta(minutes=5),
-                    },
-                }
-            ]
-        },
+        {"DBInstanceAutomatedBackups": [replicated_backup("replicating", now - timedelta(minutes=5))]},
         {},
     )
     restored = {"DBInstanceIdentifier": identifier, "DBInstanceStatus": "creating", "Engine": "postgres"}
@@ -275,14 +262,8 @@ def test_a_replication_without_a_restore_window_falls_back_to_the_vault_snapshot
         DR,
         "describe_db_instance_automated_backups",
         {
-            "DBInstanceAutomatedBackups": [
-                {
-                    "DBInstanceArn": DB_ARN,
-                    "DBInstanceIdentifier": DB,
-                    "Status": "pending",
-                    "DBInstanceAutomatedBackupsArn": REPLICATED_ARN,
-                }
-            ]
+            # Replication has only just started: nothing is restorable yet.
+            "DBInstanceAutomatedBackups": [replicated_backup("pending")]
         },
         {},
     )

@@ -177,6 +177,22 @@ def fixed(at: datetime) -> Callable[[], datetime]:
     return lambda: at
 
 
+def replicated_backup(status: str, latest: datetime | None = None, **fields: Any) -> dict[str, Any]:
+    """One of `describe_db_instance_automated_backups`' answers in the DR region: this stack's database's automated
+    backups replicated there, restorable up to `latest` (none yet while replication starts)."""
+    found: dict[str, Any] = {
+        "DBInstanceArn": DB_ARN,
+        "DBInstanceIdentifier": DB,
+        "Region": REGION,
+        "Status": status,
+        "DBInstanceAutomatedBackupsArn": REPLICATED_ARN,
+        **fields,
+    }
+    if latest is not None:
+        found["RestoreWindow"] = {"EarliestTime": latest - timedelta(days=7), "LatestTime": latest}
+    return found
+
+
 def create_database() -> None:
     boto3.client("rds", region_name=REGION).create_db_instance(
         DBInstanceIdentifier=DB,
@@ -480,17 +496,7 @@ def stub_world(
             "describe_db_instance_automated_backups",
             {
                 "DBInstanceAutomatedBackups": [
-                    {
-                        "DBInstanceArn": DB_ARN,
-                        "DBInstanceIdentifier": DB,
-                        "Region": REGION,
-                        "Status": "replicating",
-                        "DBInstanceAutomatedBackupsArn": REPLICATED_ARN,
-                        "RestoreWindow": {
-                            "EarliestTime": now - timedelta(days=7),
-                            "LatestTime": now - timedelta(minutes=10),
-                        },
-                    },
+                    replicated_backup("replicating", now - timedelta(minutes=10)),
                     # The same identifier from another region is another database.
                     {
                         "DBInstanceArn": f"arn:aws:rds:us-east-1:{ACCOUNT}:db:{DB}",
