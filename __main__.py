@@ -36,7 +36,7 @@ from components.aws.network.network import Network, NetworkArgs
 from components.aws.observability.alert_receivers import AlertReceivers, AlertReceiversArgs
 from components.aws.observability.data_store_alarms import DataStoreAlarms, DataStoreAlarmsArgs, cache_node_ids
 from components.aws.observability.node_capacity_alarms import NodeCapacityAlarms, NodeCapacityAlarmsArgs
-from components.aws.recovery.backup_plans import BACKUP_TAG_KEY, BackupPlans, BackupPlansArgs, continuous_tag
+from components.aws.recovery.backup_plans import BackupPlans, BackupPlansArgs, backup_tags, continuous_tag
 from components.aws.recovery.backup_vaults import BackupVaults, BackupVaultsArgs
 from components.aws.recovery.cross_region import CrossRegionReplication, CrossRegionReplicationArgs, ReplicatedBucket
 from components.aws.recovery.recovery_proof import RecoveryProof, RecoveryProofArgs
@@ -63,7 +63,7 @@ with_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
 dr_region = config.disaster_recovery.region if config.disaster_recovery.cross_region else None
 dr_provider = aws.Provider("aws-dr", region=dr_region, default_tags={"tags": tags}) if dr_region else None
 # What AWS Backup's continuous plan (point-in-time recovery) selects: the database and the assets bucket.
-continuous_backup = {BACKUP_TAG_KEY: continuous_tag(names.prefix)}
+continuous_backup = backup_tags(names.prefix, continuous_tag(names.prefix))
 # Every role below: under this environment's path, with its boundary from the bootstrap (its deploy role creates
 # no other).
 role_limits = RoleLimits.of_environment(pulumi.get_stack(), pulumi.InvokeOutputOptions(provider=aws_provider))

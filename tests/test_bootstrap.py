@@ -976,3 +976,34 @@ def test_the_account_owns_the_service_linked_roles_its_environments_share(shared
     both environments need it, so the account's bootstrap owns it."""
     roles = {r.inputs["awsServiceName"] for r in shared.of_type("aws:iam/serviceLinkedRole:ServiceLinkedRole")}
     assert roles == {"opensearchservice.amazonaws.com"}
+
+
+def test_the_dr_environment_writes_its_own_stacks_in_the_replica_and_nothing_else(shared: StackPlan) -> None:
+    """The DR stack runs when the home region, and its state bucket, are lost: its state lives in the replica, where
+    its deploy role (and the roles its AWS layer creates, such as its Kubernetes deploy role) write its stacks and
+    nothing else; every other CI role still writes nothing there."""
+    replica_name = f"{settings()['stateBucketName']}-dr"
+    [replica] = [b for b in shared.of_type(BUCKET) if b.inputs.get("bucket") == replica_name]
+    [bucket_policy] = children(shared, replica, "aws:s3/bucketPolicy:BucketPolicy")
+    replica_policy, bucket = doc(bucket_policy), f"arn:aws:s3:::{replica_name}"
+    roles = ci_role_arns(shared)
+    # The deploy role runs the AWS layer; the Kubernetes layer runs as a role that layer creates (below).
+    own = [f"{bucket}/.pulumi/stacks/philosophy-infra/dr.json", f"{bucket}/.pulumi/history/philosophy-infra/dr/x"]
+    prods = f"{bucket}/.pulumi/stacks/philosophy-infra/prod.json"
+    dr_policy = inline(shared, "ci-deploy-dr-role")
+    for stack in own:
+        assert not denied(replica_policy, "s3:PutObject", stack, roles["deploy-dr"]), stack
+        assert allowed(dr_policy, "s3:PutObject", stack), stack
+        for name in ("deploy-prod", "deploy-staging", "preview", "drift"):
+            assert denied(replica_policy, "s3:PutObject", stack, roles[name]), (name, stack)
+    assert denied(replica_policy, "s3:PutObject", prods, roles["deploy-dr"])
+    assert not allowed(dr_policy, "s3:PutObject", prods)
+    # The roles the environments' AWS layers create: the DR environment's reach its stacks in the replica too.
+    _, dr_boundary = the_boundary(shared, "dr")
+    _, prod_boundary = the_boundary(shared, "prod")
+    kubernetes_state = f"{bucket}/.pulumi/stacks/philosophy-kubernetes/dr.json"
+    assert not denied(dr_boundary, "s3:PutObject", kubernetes_state)
+    assert denied(dr_boundary, "s3:PutObject", prods)
+    assert denied(prod_boundary, "s3:PutObject", f"{bucket}/.pulumi/stacks/philosophy-infra/prod.json")
+    # The other deploy roles' own policies name no replica object.
+    assert not allowed(inline(shared, "ci-deploy-prod-role"), "s3:PutObject", prods)

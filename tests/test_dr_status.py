@@ -992,3 +992,12 @@ def test_a_bucket_replica_is_as_current_as_its_slowest_rule_and_only_when_every_
     assert without_metrics.point(now) is None
     assert without_metrics.describe() == "lag not reported (no replication metrics)"
     assert BucketReplication((without_metrics,)).state == "S3 replication (RTC)"
+
+
+def test_a_replication_with_operations_waiting_and_no_latency_reported_is_not_counted() -> None:
+    """No latency datapoint but operations pending is what a stalled replication looks like: the replica is not
+    taken as current."""
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    assert replica_point(now, None, failed=0, pending=3) is None
+    assert replica_point(now, None, failed=0, pending=0) == now - timedelta(minutes=15)
+    assert replica_point(now, timedelta(minutes=2), failed=0, pending=3) == now - timedelta(minutes=2)

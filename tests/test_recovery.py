@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.aws.recovery.backup_plans import BACKUP_TAG_KEY, BackupPlans, BackupPlansArgs
+from components.aws.recovery.backup_plans import BACKUP_SCOPE_TAG_KEY, BACKUP_TAG_KEY, BackupPlans, BackupPlansArgs
 from components.aws.recovery.backup_vaults import BackupVaults, BackupVaultsArgs
 from components.aws.recovery.cross_region import CrossRegionReplication, CrossRegionReplicationArgs, ReplicatedBucket
 from components.aws.recovery.recovery_proof import RecoveryProof, RecoveryProofArgs, restore_testing_plan_name
@@ -358,15 +358,18 @@ def test_the_audit_framework_makes_the_rpo_a_control_and_reports_go_to_their_own
     assert {
         "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN",
         "BACKUP_RECOVERY_POINT_ENCRYPTED",
-        "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED",
         "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION",
     } <= set(controls)
+    # Its policy denies manual deletion; the control would need the policy locked against Pulumi too.
+    assert "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED" not in controls
     assert ("BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK" in controls) is (lock is not VaultLock.OFF)
     # The RTO is a control too (the restore tests' durations, in minutes).
     rto = controls["RESTORE_TIME_FOR_RESOURCES_MEET_TARGET"]["inputParameters"]
     assert rto == [{"name": "maxRestoreTime", "value": "240"}]
-    # Scoped to what the plans select (the backup tag), not every volume and bucket of the account.
-    assert controls["BACKUP_LAST_RECOVERY_POINT_CREATED"]["scope"]["tags"] == {BACKUP_TAG_KEY: ""}
+    # Scoped to this environment's backups (its scope tag), not every volume and bucket of the account, nor
+    # another stack's in the same account and region.
+    scopes = [c["scope"] for c in controls.values() if "scope" in c]
+    assert scopes and all(scope == {"tags": {BACKUP_SCOPE_TAG_KEY: "philosophy-test"}} for scope in scopes)
     reports = {r.inputs["reportSetting"]["reportTemplate"] for r in plan.of_type("aws:backup/reportPlan:ReportPlan")}
     assert reports == {"RESTORE_JOB_REPORT", "COPY_JOB_REPORT", "CONTROL_COMPLIANCE_REPORT"}
     encryption = plan.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
@@ -413,6 +416,10 @@ def test_each_stack_shows_vaults_plans_copies_replication_restore_tests_and_the_
         r.type for r in plan.resources if (r.inputs.get("tags") or {}).get(BACKUP_TAG_KEY) == f"{prefix}-continuous"
     }
     assert tagged == {"aws:rds/instance:Instance", "aws:s3/bucket:Bucket"}
+    # Everything its plans back up is in its own scope, which its framework checks.
+    scoped = [r for r in plan.resources if (r.inputs.get("tags") or {}).get(BACKUP_SCOPE_TAG_KEY) == prefix]
+    assert {r.type for r in scoped} >= tagged
+    assert all(BACKUP_TAG_KEY in r.inputs["tags"] for r in scoped)
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
@@ -483,7 +490,7 @@ def test_the_dr_stack_needs_nothing_from_the_region_it_replaces(request: pytest.
     assert all(not s.inputs.get("replicas") for s in plan.of_type("aws:secretsmanager/secret:Secret"))
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod", "dr"])
+@pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_dr_status_and_drill_look_for_what_the_aws_layer_creates(stack: str, request: pytest.FixtureRequest) -> None:
     from philosophy_infra.dr.target import load_target
 
@@ -494,7 +501,16 @@ def test_dr_status_and_drill_look_for_what_the_aws_layer_creates(stack: str, req
     assert target.database == plan.one("aws:rds/instance:Instance").inputs["identifier"]
     assert target.dr_region == plan.outputs["drRegion"]
     dr_vaults = [v.inputs["name"] for v in plan.of_type(VAULT) if v.inputs["name"] != target.vault]
-    assert dr_vaults == ([] if stack == "dr" else [target.dr_vault])
+    assert dr_vaults == [target.dr_vault]
+
+
+def test_dr_status_of_a_stack_that_copies_nowhere_says_so_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """The DR stack while prod's region is lost (crossRegion off): no second region to report on, or to call."""
+    from philosophy_infra.cli import main
+
+    assert main(["dr", "status", "--stack", "dr", "--project-dir", str(ROOT)]) == 2
+    err = capsys.readouterr().err
+    assert "philosophy-infra:disasterRecovery.crossRegion" in err and "Traceback" not in err
 
 
 def test_prods_neo4j_backups_reach_the_dr_region_within_minutes(request: pytest.FixtureRequest) -> None:

@@ -167,6 +167,12 @@ def bucket_arn(partition: str, bucket: str) -> str:
     return f"arn:{partition}:s3:::{bucket}"
 
 
+# The environment whose stacks live in the state bucket's replica, in the DR region: the DR stack, which runs when the
+# home region (and its state bucket) is lost. Its deploy role, and the roles its AWS layer creates, write those stacks
+# there, and nothing else in the replica.
+REPLICA_ENVIRONMENT = "dr"
+
+
 def state_objects(partition: str, bucket: str, project: str, stack: str) -> list[str]:
     """One stack's objects in the S3 backend (pulumi/pulumi pkg/backend/diy): its checkpoint under
     stacks/<project>/, history and backups under <project>/<stack>/, locks under locks/organization/<project>/."""
@@ -271,12 +277,22 @@ def role_boundary_policy(
         {"Sid": "AllButIdentityAndTheAccount", "Effect": "Allow", "NotAction": BOUNDARY_EXCLUDES, "Resource": "*"},
         {"Sid": "ReadIamAndCreateServiceLinkedRoles", "Effect": "Allow", "Action": BOUNDARY_IAM, "Resource": "*"},
         {"Sid": "DenyAdministeringKeys", "Effect": "Deny", "Action": KEY_ADMINISTRATION, "Resource": "*"},
-        # The DR replica is written by S3 replication only.
+        # The DR replica is written by S3 replication, and by the DR environment's roles for its own stacks only.
         {
             "Sid": "DenyWritingTheReplica",
             "Effect": "Deny",
             "Action": ["s3:DeleteObject", "s3:PutObject"],
-            "Resource": f"{bucket_arn(partition, replica_bucket)}/*",
+            **(
+                {
+                    "NotResource": [
+                        a
+                        for project in projects
+                        for a in state_objects(partition, replica_bucket, project, REPLICA_ENVIRONMENT)
+                    ]
+                }
+                if environment == REPLICA_ENVIRONMENT
+                else {"Resource": f"{bucket_arn(partition, replica_bucket)}/*"}
+            ),
         },
     ]
     if others:
@@ -358,6 +374,7 @@ def deploy_role_policy(
                 "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
                 "Resource": own_state,
             },
+            *_replica_state_statements(partition, replica_bucket, projects, environment),
             # Belt and braces over the allows above: a boundary, once set, stays; the bootstrap's roles and
             # policies (the boundary included) are readable, never changed, passed or created.
             {
@@ -389,6 +406,32 @@ def deploy_role_policy(
             ),
         ]
     )
+
+
+def _replica_state_statements(
+    partition: str, replica_bucket: str, projects: Sequence[str], environment: str
+) -> list[dict[str, Any]]:
+    """The DR environment's stacks live in the replica (its home region's bucket is the one that is lost)."""
+    if environment != REPLICA_ENVIRONMENT:
+        return []
+    replica = bucket_arn(partition, replica_bucket)
+    return [
+        {"Sid": "ListTheReplica", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": replica},
+        {
+            "Sid": "ReadTheReplicasBackendMetadata",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{replica}/.pulumi/meta.yaml",
+        },
+        {
+            "Sid": "WriteOwnStacksInTheReplica",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            "Resource": [
+                a for project in projects for a in state_objects(partition, replica_bucket, project, environment)
+            ],
+        },
+    ]
 
 
 def push_role_policy(repository_arns: Sequence[str]) -> str:
@@ -565,15 +608,28 @@ def replica_bucket_policy(
                 "NotResource": [*own, f"{arn}/.pulumi/meta.yaml"],
             }
         )
-    ci_roles = sorted([*deploy_role_arns.values(), *read_only_role_arns])
+    writes = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject", "s3:PutObjectTagging"]
+    dr_role = deploy_role_arns.get(REPLICA_ENVIRONMENT)
+    ci_roles = sorted(r for r in [*deploy_role_arns.values(), *read_only_role_arns] if r != dr_role)
     if ci_roles:
         statements.append(
             {
                 "Sid": "CiRolesWriteNothing",
                 "Effect": "Deny",
                 "Principal": {"AWS": ci_roles},
-                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject", "s3:PutObjectTagging"],
+                "Action": writes,
                 "Resource": f"{arn}/*",
+            }
+        )
+    if dr_role is not None:
+        own = [a for project in projects for a in state_objects(partition, bucket, project, REPLICA_ENVIRONMENT)]
+        statements.append(
+            {
+                "Sid": "DrDeployRoleWritesOnlyItsStacks",
+                "Effect": "Deny",
+                "Principal": {"AWS": dr_role},
+                "Action": writes,
+                "NotResource": own,
             }
         )
     return _document(statements)

@@ -91,14 +91,17 @@ class Replication:
     detail: str | None = None
 
 
-def replica_point(now: datetime, latency: timedelta | None, failed: int) -> datetime | None:
+def replica_point(now: datetime, latency: timedelta | None, failed: int, pending: int = 0) -> datetime | None:
     """How current a bucket's replica in the DR region is, from S3 replication's metrics over METRICS_WINDOW: as of
-    the highest latency reported ago; with no latency datapoint (nothing written lately), as of RTC's threshold
-    ago, the latest S3 commits to; None when operations failed to replicate (objects may be missing from the
-    replica, however recent the rest)."""
+    the highest latency reported ago; with no latency datapoint and nothing pending (nothing written lately), as
+    of RTC's threshold ago, the latest S3 commits to. None when operations failed to replicate (objects may be
+    missing from the replica, however recent the rest), or when operations wait but no latency is reported: that
+    is what a stalled replication looks like."""
     if failed > 0:
         return None
-    return now - (max(latency, timedelta(0)) if latency is not None else RTC_THRESHOLD)
+    if latency is None:
+        return None if pending > 0 else now - RTC_THRESHOLD
+    return now - max(latency, timedelta(0))
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ class ReplicationRule:
     def point(self, now: datetime) -> Point | None:
         if not self.reported:
             return None
-        at = replica_point(now, self.latency, self.failed or 0)
+        at = replica_point(now, self.latency, self.failed or 0, self.pending or 0)
         return Point(at, S3_REPLICA, self.destination) if at is not None else None
 
     def describe(self) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from philosophy_infra.config.aws import AwsStackConfig
+from philosophy_infra.config.base import AWS_NAMESPACE, ConfigIssue, StackConfigError
 from philosophy_infra.naming import Naming
 from philosophy_infra.project import read_stack_file
 
@@ -32,6 +33,16 @@ def load_target(project_dir: Path, stack: str) -> DrTarget:
     config = AwsStackConfig.from_raw(stack, read_stack_file(project_dir, stack).config)
     names = Naming(config.environment)
     recovery = config.disaster_recovery
+    if not recovery.cross_region:
+        # A DR stack while its home region is lost: nothing is copied anywhere, so there is no second region to
+        # report on (or to call, while it is down). Said as bad input: nothing to measure yet.
+        issue = ConfigIssue(
+            "disasterRecovery.crossRegion",
+            False,
+            "the stack copies to no DR region: `dr` measures nothing until crossRegion is true",
+            namespace=AWS_NAMESPACE,
+        )
+        raise StackConfigError(stack, [issue], what="nothing to measure")
     return DrTarget(
         stack=stack,
         region=config.region,

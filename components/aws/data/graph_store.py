@@ -27,7 +27,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.aws.data.private_bucket import housekeeping_rules, private_bucket_settings, tls_only_policy
-from components.aws.recovery.backup_plans import BACKUP_TAG_KEY, graph_tag
+from components.aws.recovery.backup_plans import BACKUP_TAG_KEY, backup_tags, graph_tag
 from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.aws.security.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy
 from components.aws.security.role_limits import RoleLimits
@@ -74,7 +74,7 @@ class GraphStore(pulumi.ComponentResource):
         super().__init__("philosophy:index:GraphStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         protected = args.data_protection is DataProtection.PROTECTED
-        self.volume_tags = {VOLUME_TAG_KEY: graph_tag(args.name_prefix)}
+        self.volume_tags = backup_tags(args.name_prefix, graph_tag(args.name_prefix))
 
         secrets_key = EncryptionKey(
             f"{name}-secrets-encryption",

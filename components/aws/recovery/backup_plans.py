@@ -27,6 +27,9 @@ from components.aws.security.role_limits import RoleLimits
 from philosophy_infra.config.recovery import RecoveryConfig
 
 BACKUP_TAG_KEY = "philosophy-infra/backup"
+# Which environment's backups a resource is in (its value: the environment's name prefix): what the audit framework
+# of that environment checks, and nothing of another stack in the same account and region.
+BACKUP_SCOPE_TAG_KEY = "philosophy-infra/backup-scope"
 HOURLY = "cron(0 * ? * * *)"
 # Half past: AWS Backup merges rules whose windows start together (keeping the longer retention), and the
 # continuous rule's starts on the hour.
@@ -45,6 +48,11 @@ def continuous_tag(name_prefix: str) -> str:
 
 def graph_tag(name_prefix: str) -> str:
     return f"{name_prefix}-neo4j"
+
+
+def backup_tags(name_prefix: str, plan_tag: str) -> dict[str, str]:
+    """What a resource carries to be backed up by the plan `plan_tag` selects, in this environment's scope."""
+    return {BACKUP_TAG_KEY: plan_tag, BACKUP_SCOPE_TAG_KEY: name_prefix}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,9 +5,10 @@
   group behind a security group that admits nothing), keeps it for an hour of validation, deletes it, and records
   each restore job's duration: evidence against the RTO (`philosophy-infra dr status` shows the last one).
 - With `disasterRecovery.auditFramework`, an AWS Backup Audit Manager framework whose controls include the RPO
-  itself (`BACKUP_LAST_RECOVERY_POINT_CREATED` within `rpoHours`), encryption, protection by a plan, a cross-region
-  copy, manual deletion disabled and the vault lock. Audit Manager evaluates controls through AWS Config, which must
-  be recording these resource types in the region: an account-wide setting, so the switch is off by default.
+  itself (`BACKUP_LAST_RECOVERY_POINT_CREATED` within `rpoHours`), the RTO (the restore tests' durations),
+  encryption, protection by a plan, a cross-region copy and the vault lock. Audit Manager evaluates controls
+  through AWS Config, which must be recording these resource types in the region: an account-wide setting, so the
+  switch is off by default.
 - Report plans that write the restore jobs (and the framework's compliance) to an S3 bucket of their own,
   encrypted, TLS only, kept a year.
 """
@@ -21,14 +22,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.data.private_bucket import private_bucket_settings
-from components.aws.recovery.backup_plans import BACKUP_TAG_KEY
+from components.aws.recovery.backup_plans import BACKUP_SCOPE_TAG_KEY
 from components.aws.security.policy_statements import tls_only_statements
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.recovery import RecoveryConfig, VaultLock
 
 RESTORE_TEST_SCHEDULE = "cron(0 3 ? * SUN *)"
 REPORT_RETENTION_DAYS = 365
-PROTECTED_TYPES = ["RDS", "S3", "EBS"]
 
 
 def restore_testing_plan_name(name_prefix: str) -> str:
@@ -117,7 +117,11 @@ class RecoveryProof(pulumi.ComponentResource):
                 name=f"{args.name_prefix.replace('-', '_')}_recovery",
                 description=f"{args.name_prefix}: the RPO and the protection of every backed-up resource",
                 controls=framework_controls(
-                    s.rpo_hours, s.rto_hours, args.dr_region if s.cross_region else None, args.vault_lock
+                    args.name_prefix,
+                    s.rpo_hours,
+                    s.rto_hours,
+                    args.dr_region if s.cross_region else None,
+                    args.vault_lock,
                 ),
                 opts=child,
             )
@@ -190,14 +194,11 @@ class RecoveryProof(pulumi.ComponentResource):
 
 
 def framework_controls(
-    rpo_hours: int, rto_hours: int, dr_region: str | None, vault_lock: VaultLock
+    name_prefix: str, rpo_hours: int, rto_hours: int, dr_region: str | None, vault_lock: VaultLock
 ) -> list[aws.backup.FrameworkControlArgsDict]:
-    # What carries the backup tag (any value: every plan's selection), not every volume and bucket of the account:
-    # the nodes' root volumes and the log buckets are not meant to be backed up.
-    scope: aws.backup.FrameworkControlScopeArgsDict = {
-        "compliance_resource_types": PROTECTED_TYPES,
-        "tags": {BACKUP_TAG_KEY: ""},
-    }
+    # What this environment's plans back up (its scope tag), not every volume and bucket of the account: the nodes'
+    # root volumes, the log buckets and another stack's resources in the same account and region are not its.
+    scope: aws.backup.FrameworkControlScopeArgsDict = {"tags": {BACKUP_SCOPE_TAG_KEY: name_prefix}}
     controls: list[aws.backup.FrameworkControlArgsDict] = [
         {
             # The RPO, evaluated continuously: every protected resource has a recovery point this recent.
@@ -210,7 +211,9 @@ def framework_controls(
         },
         {"name": "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN", "scope": scope},
         {"name": "BACKUP_RECOVERY_POINT_ENCRYPTED"},
-        {"name": "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED"},
+        # Not BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED: AWS Config passes it only when the vaults' policy also
+        # denies changing that policy, which Pulumi then could not update. The vaults' policy denies manual
+        # deletion (BackupVaults); the control would only ever report it non-compliant.
         # The RTO as a control too: the restore tests' durations, against it.
         {
             "name": "RESTORE_TIME_FOR_RESOURCES_MEET_TARGET",
