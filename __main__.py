@@ -38,7 +38,7 @@ from components.aws.observability.data_store_alarms import DataStoreAlarms, Data
 from components.aws.observability.node_capacity_alarms import NodeCapacityAlarms, NodeCapacityAlarmsArgs
 from components.aws.recovery.backup_plans import BackupPlans, BackupPlansArgs, backup_tags, continuous_tag
 from components.aws.recovery.backup_vaults import BackupVaults, BackupVaultsArgs
-from components.aws.recovery.cross_region import CrossRegionReplication, CrossRegionReplicationArgs, ReplicatedBucket
+from components.aws.recovery.cross_region import CrossRegionReplication, CrossRegionReplicationArgs
 from components.aws.recovery.recovery_proof import RecoveryProof, RecoveryProofArgs
 from components.aws.security.app_secrets import REPOSITORY_SECRETS, AppSecrets, AppSecretsArgs
 from components.aws.security.role_limits import RoleLimits
@@ -347,28 +347,8 @@ backup_plans = BackupPlans(
     ),
     opts=with_aws,
 )
-replicated_buckets = [
-    ReplicatedBucket(
-        suffix="assets",
-        bucket_id=assets.bucket_id,
-        bucket_arn=assets.bucket_arn,
-        key_arn=assets.kms_key_arn,
-        versioning=assets.versioning,
-        noncurrent_days=config.assets.noncurrent_version_expiration_days,
-    )
-]
-# Enterprise's Neo4j backups: within minutes in the DR region, not an hourly copy of an hourly backup.
-if graph.backup_bucket is not None and graph.backup_versioning is not None and graph.backup_key_arn is not None:
-    replicated_buckets.append(
-        ReplicatedBucket(
-            suffix="neo4j-backups",
-            bucket_id=graph.backup_bucket.id,
-            bucket_arn=graph.backup_bucket.arn,
-            key_arn=graph.backup_key_arn,
-            versioning=graph.backup_versioning,
-            noncurrent_days=config.neo4j.backup_retention_days + 1,
-        )
-    )
+# The assets, and Enterprise's Neo4j backups: within minutes in the DR region.
+replicated_buckets = [assets.replication_source, *([graph.replication_source] if graph.replication_source else [])]
 replication = (
     CrossRegionReplication(
         "dr-replication",

@@ -25,6 +25,21 @@ class Naming:
         return f"{self.prefix}-{suffix}"
 
 
+# The names of what the AWS layer's recovery components create and `philosophy-infra dr` looks for, from the
+# environment's prefix: one place, so the tool finds exactly what the program made.
+def backup_vault_name(prefix: str) -> str:
+    return f"{prefix}-backup"
+
+
+def dr_backup_vault_name(prefix: str) -> str:
+    return f"{prefix}-backup-dr"
+
+
+def restore_testing_plan_name(prefix: str) -> str:
+    """Letters, digits and underscores only (AWS Backup's rule for restore testing plans)."""
+    return f"{prefix.replace('-', '_')}_restore_testing"
+
+
 def common_tags(
     project: str, *, owner: str, cost_center: str | None = None, environment: str | None = None
 ) -> dict[str, str]:

@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from components.aws.recovery.backup_plans import BACKUP_SCOPE_TAG_KEY, BACKUP_TAG_KEY, BackupPlans, BackupPlansArgs
 from components.aws.recovery.backup_vaults import BackupVaults, BackupVaultsArgs
 from components.aws.recovery.cross_region import CrossRegionReplication, CrossRegionReplicationArgs, ReplicatedBucket
-from components.aws.recovery.recovery_proof import RecoveryProof, RecoveryProofArgs, restore_testing_plan_name
+from components.aws.recovery.recovery_proof import RecoveryProof, RecoveryProofArgs
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.database import DatabaseRestore
 from philosophy_infra.config.recovery import RecoveryConfig, VaultLock
+from philosophy_infra.naming import restore_testing_plan_name
 from philosophy_infra.plan import Plan
 from philosophy_infra.stack_plan import StackPlan
 from tests.conftest import KUBERNETES, ROOT, TEST_ROLE_LIMITS, encode, raw_config, run, stack_plan, stack_yaml

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from philosophy_infra.config.aws import AwsStackConfig
 from philosophy_infra.config.base import AWS_NAMESPACE, ConfigIssue, StackConfigError
-from philosophy_infra.naming import Naming
+from philosophy_infra.naming import Naming, backup_vault_name, dr_backup_vault_name, restore_testing_plan_name
 from philosophy_infra.project import read_stack_file
 
 
@@ -50,8 +50,7 @@ def load_target(project_dir: Path, stack: str) -> DrTarget:
         rpo_hours=recovery.rpo_hours,
         rto_hours=recovery.rto_hours,
         database=names("postgres"),
-        vault=names("backup"),
-        dr_vault=names("backup-dr"),
-        # Restore testing plan names allow only letters, digits and underscores.
-        restore_testing_plan=names("restore-testing").replace("-", "_"),
+        vault=backup_vault_name(names.prefix),
+        dr_vault=dr_backup_vault_name(names.prefix),
+        restore_testing_plan=restore_testing_plan_name(names.prefix),
     )

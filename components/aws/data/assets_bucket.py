@@ -24,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.data.private_bucket import DefaultEncryption, private_bucket_settings
+from components.aws.recovery.cross_region import ReplicatedBucket
 from components.aws.security.encryption_key import account_key_policy
 from components.aws.security.policy_statements import tls_only_statements
 from philosophy_infra.config.assets import AssetsEncryption
@@ -58,9 +59,8 @@ class AssetsBucket(pulumi.ComponentResource):
     creation)."""
     kms_key_arn: pulumi.Output[str] | None
     """None when the bucket uses S3-managed keys."""
-    bucket_id: pulumi.Output[str]
-    versioning: aws.s3.BucketVersioning
-    """What replication and noncurrent-version rules wait for."""
+    replication_source: ReplicatedBucket
+    """What replicating the bucket to the DR region needs to know of it (CrossRegionReplication)."""
 
     def __init__(self, name: str, args: AssetsBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:AssetsBucket", name, None, opts)
@@ -82,8 +82,14 @@ class AssetsBucket(pulumi.ComponentResource):
             lambda bd: assets_bucket_policy(bd[0], bd[1])
         )
         versioning = private_bucket_settings(name, bucket, default_encryption=default_encryption, policy=policy)
-        self.versioning = versioning
-        self.bucket_id = bucket.id
+        self.replication_source = ReplicatedBucket(
+            suffix="assets",
+            bucket_id=bucket.id,
+            bucket_arn=bucket.arn,
+            key_arn=self.kms_key_arn,
+            versioning=versioning,
+            noncurrent_days=args.noncurrent_version_expiration_days,
+        )
 
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",

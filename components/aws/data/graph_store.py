@@ -28,6 +28,7 @@ import pulumi_random as random
 
 from components.aws.data.private_bucket import housekeeping_rules, private_bucket_settings, tls_only_policy
 from components.aws.recovery.backup_plans import BACKUP_TAG_KEY, backup_tags, graph_tag
+from components.aws.recovery.cross_region import ReplicatedBucket
 from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.aws.security.irsa_role import IrsaRole, IrsaRoleArgs, read_secrets_policy
 from components.aws.security.role_limits import RoleLimits
@@ -66,9 +67,8 @@ class GraphStore(pulumi.ComponentResource):
     """Enterprise only: the backup job's account's role."""
     backup_key_arn: pulumi.Output[str] | None
     """Enterprise only: the backup bucket's key, which AWS Backup and replication use."""
-    backup_bucket: aws.s3.Bucket | None
-    backup_versioning: aws.s3.BucketVersioning | None
-    """Enterprise only: what the bucket's replication to the DR region waits for."""
+    replication_source: ReplicatedBucket | None
+    """Enterprise only: what replicating the backup bucket to the DR region needs to know of it."""
 
     def __init__(self, name: str, args: GraphStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("philosophy:index:GraphStore", name, None, opts)
@@ -118,11 +118,19 @@ class GraphStore(pulumi.ComponentResource):
         )
 
         self.backup_bucket_name = self.backup_role_arn = self.backup_key_arn = None
-        self.backup_bucket = self.backup_versioning = None
+        self.replication_source = None
         if args.settings.edition is Neo4jEdition.ENTERPRISE:
             bucket, versioning, role_arn, key_arn = self._backup_bucket(name, args, protected)
             self.backup_bucket_name, self.backup_role_arn, self.backup_key_arn = bucket.bucket, role_arn, key_arn
-            self.backup_bucket, self.backup_versioning = bucket, versioning
+            # Replicated within minutes to the DR region, not an hourly copy of an hourly backup.
+            self.replication_source = ReplicatedBucket(
+                suffix="neo4j-backups",
+                bucket_id=bucket.id,
+                bucket_arn=bucket.arn,
+                key_arn=key_arn,
+                versioning=versioning,
+                noncurrent_days=kept_days(args.settings.backup_retention_days),
+            )
 
         self.password_secret_arn = secret.arn
         self.password_key_arn = secrets_key.key_arn
@@ -185,12 +193,17 @@ class GraphStore(pulumi.ComponentResource):
         return bucket, versioning, role.role_arn, key.key_arn
 
 
+def kept_days(retention_days: int) -> int:
+    """How long a backup object, current or not, is kept: the retention plus the day that keeps chains whole."""
+    return retention_days + 1
+
+
 def backup_lifecycle_rules(retention_days: int) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
     """Backups expire after the retention plus a day. A differential backup is restorable only with the chain back to
     its full backup, and the job takes a full one every night: the extra day keeps the chain of every backup
     younger than the retention whole. A backup overwritten or deleted (the job may write, never delete) stays as a
     noncurrent version for as long: nothing the job does shortens the history."""
-    kept = retention_days + 1
+    kept = kept_days(retention_days)
     return [
         {"id": "expire-backups", "status": "Enabled", "filter": {"prefix": ""}, "expiration": {"days": kept}},
         *housekeeping_rules(noncurrent_days=kept, abort_multipart_days=1),

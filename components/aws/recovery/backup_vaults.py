@@ -20,6 +20,7 @@ import pulumi_aws as aws
 from components.aws.security.encryption_key import EncryptionKey, EncryptionKeyArgs
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.recovery import VaultLock
+from philosophy_infra.naming import backup_vault_name, dr_backup_vault_name
 
 LOCK_MIN_RETENTION_DAYS = 7
 """No recovery point in a locked vault may be kept less: every rule's retention is at least this."""
@@ -47,16 +48,18 @@ class BackupVaults(pulumi.ComponentResource):
         super().__init__("philosophy:index:BackupVaults", name, None, opts)
         protected = args.data_protection is DataProtection.PROTECTED
         vaults: dict[str, aws.backup.Vault] = {}
-        regions: list[tuple[str, pulumi.ProviderResource | None]] = [("backup", None)]
+        regions: list[tuple[str, str, pulumi.ProviderResource | None]] = [
+            ("backup", backup_vault_name(args.name_prefix), None)
+        ]
         if args.dr_provider is not None:
-            regions.append(("backup-dr", args.dr_provider))
-        for suffix, provider in regions:
+            regions.append(("backup-dr", dr_backup_vault_name(args.name_prefix), args.dr_provider))
+        for suffix, vault_name, provider in regions:
             in_region = pulumi.ResourceOptions(parent=self, provider=provider)
             key = EncryptionKey(
                 f"{name}-{suffix}-encryption",
                 EncryptionKeyArgs(
                     description=f"{args.name_prefix}: AWS Backup's recovery points ({suffix})",
-                    alias=f"{args.name_prefix}-{suffix}",
+                    alias=vault_name,
                     data_protection=args.data_protection,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers={"aws": provider} if provider else None),
@@ -64,7 +67,7 @@ class BackupVaults(pulumi.ComponentResource):
             vault = aws.backup.Vault(
                 f"{name}-{suffix}",
                 # The exact name: `philosophy-infra dr status` finds the vaults by it.
-                name=f"{args.name_prefix}-{suffix}",
+                name=vault_name,
                 kms_key_arn=key.key_arn,
                 force_destroy=False,
                 opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(protect=protected)),

@@ -26,14 +26,10 @@ from components.aws.recovery.backup_plans import BACKUP_SCOPE_TAG_KEY
 from components.aws.security.policy_statements import tls_only_statements
 from philosophy_infra.config.base import DataProtection
 from philosophy_infra.config.recovery import RecoveryConfig, VaultLock
+from philosophy_infra.naming import restore_testing_plan_name
 
 RESTORE_TEST_SCHEDULE = "cron(0 3 ? * SUN *)"
 REPORT_RETENTION_DAYS = 365
-
-
-def restore_testing_plan_name(name_prefix: str) -> str:
-    """Letters, digits and underscores only (AWS Backup's rule); `philosophy-infra dr status` finds it by it."""
-    return f"{name_prefix.replace('-', '_')}_restore_testing"
 
 
 @dataclass(frozen=True, kw_only=True)

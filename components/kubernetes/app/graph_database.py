@@ -173,14 +173,7 @@ class GraphDatabase(pulumi.ComponentResource):
             opts=on_cluster,
         )
         mesh = [args.mesh] if args.mesh else []
-        peer_authentication = k8s.apiextensions.CustomResource(
-            f"{name}-mtls",
-            api_version="security.istio.io/v1",
-            kind="PeerAuthentication",
-            metadata={"name": "default", "namespace": NEO4J_NAMESPACE},
-            spec={"mtls": {"mode": "STRICT"}},
-            opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[namespace, *mesh])),
-        )
+        peer_authentication = strict_mutual_tls(f"{name}-mtls", NEO4J_NAMESPACE, in_namespace, after=mesh)
         policies = self._network_policies(name, args, in_namespace)
 
         servers = CLUSTER_SIZE[args.edition]
@@ -273,14 +266,7 @@ class GraphDatabase(pulumi.ComponentResource):
             for policy, spec in backup_network_policies().items()
         ]
         mesh = [args.mesh] if args.mesh else []
-        mutual_tls = k8s.apiextensions.CustomResource(
-            f"{name}-backup-mtls",
-            api_version="security.istio.io/v1",
-            kind="PeerAuthentication",
-            metadata={"name": "default", "namespace": NEO4J_BACKUP_NAMESPACE},
-            spec={"mtls": {"mode": "STRICT"}},
-            opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=mesh)),
-        )
+        mutual_tls = strict_mutual_tls(f"{name}-backup-mtls", NEO4J_BACKUP_NAMESPACE, in_namespace, after=mesh)
         self.backup_releases = [
             pinned_release(
                 f"{name}-backup-{schedule}",
@@ -316,6 +302,20 @@ class GraphDatabase(pulumi.ComponentResource):
             )
             for policy, spec in server_network_policies(args.edition, args.vpc_cidr).items()
         ]
+
+
+def strict_mutual_tls(
+    resource_name: str, namespace: str, opts: pulumi.ResourceOptions, *, after: Sequence[pulumi.Resource]
+) -> k8s.apiextensions.CustomResource:
+    """The namespace's sidecars accept only mutual TLS (`opts` already waits for the namespace; `after`: Istio)."""
+    return k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version="security.istio.io/v1",
+        kind="PeerAuthentication",
+        metadata={"name": "default", "namespace": namespace},
+        spec={"mtls": {"mode": "STRICT"}},
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(after))),
+    )
 
 
 def server_release(index: int) -> str:
